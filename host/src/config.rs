@@ -1,0 +1,224 @@
+//! Where the database is: `--database-url`, then `DATABASE_URL`, then
+//! TaskMan-v2's `APP_DATABASE__*` variables, then the same two in `.env`;
+//! with none of them, the embedded cluster.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
+
+/// The TaskMan-v2 variables that make up a connection when `DATABASE_URL` is absent.
+const APP_VARS: [&str; 5] = [
+    "APP_DATABASE__HOST",
+    "APP_DATABASE__PORT",
+    "APP_DATABASE__USER",
+    "APP_DATABASE__PASSWORD",
+    "APP_DATABASE__DATABASE",
+];
+
+/// Why the database could not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The URL does not parse.
+    #[error("the database URL from {origin} is not valid ({detail}); expected postgresql://user:password@host:port/dbname")]
+    BadUrl {
+        /// Where it came from.
+        origin: String,
+        /// What the parser said.
+        detail: String,
+    },
+    /// The connection failed.
+    #[error("cannot connect to the database from {origin} ({target}): {detail}; check that the server runs and the URL is right")]
+    Connect {
+        /// Where the URL came from.
+        origin: String,
+        /// Host/port/db, without the password.
+        target: String,
+        /// What failed.
+        detail: String,
+    },
+}
+
+/// A database the user configured, and where the setting came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configured {
+    /// A URL or key=value connection string.
+    pub url: String,
+    /// "--database-url", "DATABASE_URL", ".env: APP_DATABASE__*", ...
+    pub origin: String,
+}
+
+/// Parses `.env` text: `KEY=VALUE` lines, `export` prefixes, quotes and comments.
+pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (k, v) = line.split_once('=')?;
+            let v = v.trim();
+            let v = if (v.starts_with('"') && v.ends_with('"') && v.len() >= 2)
+                || (v.starts_with('\'') && v.ends_with('\'') && v.len() >= 2)
+            {
+                &v[1..v.len() - 1]
+            } else {
+                v.split(" #").next().unwrap_or(v).trim()
+            };
+            Some((k.trim().to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn from_app_vars(get: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if APP_VARS.iter().all(|k| get(k).is_none()) {
+        return None;
+    }
+    let host = get("APP_DATABASE__HOST").unwrap_or_else(|| "localhost".into());
+    let port = get("APP_DATABASE__PORT").unwrap_or_else(|| "5432".into());
+    let user = get("APP_DATABASE__USER").unwrap_or_else(|| "postgres".into());
+    let db = get("APP_DATABASE__DATABASE").unwrap_or_else(|| user.clone());
+    let auth = match get("APP_DATABASE__PASSWORD") {
+        Some(p) => format!("{}:{}", percent_encode(&user), percent_encode(&p)),
+        None => percent_encode(&user),
+    };
+    Some(format!("postgresql://{auth}@{host}:{port}/{}", percent_encode(&db)))
+}
+
+/// Picks the configured database, if any; `env` reads the process environment
+/// and `dotenv` holds the parsed `.env` file. Pure so it can be tested.
+pub fn resolve(
+    flag: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    dotenv: &HashMap<String, String>,
+) -> Option<Configured> {
+    let found = |url: String, origin: &str| {
+        Some(Configured {
+            url,
+            origin: origin.to_string(),
+        })
+    };
+    if let Some(u) = flag {
+        return found(u.to_string(), "--database-url");
+    }
+    let env = |k: &str| env(k).filter(|v| !v.is_empty());
+    if let Some(u) = env("DATABASE_URL") {
+        return found(u, "DATABASE_URL");
+    }
+    if let Some(u) = from_app_vars(&env) {
+        return found(u, "APP_DATABASE__* variables");
+    }
+    let file = |k: &str| dotenv.get(k).cloned().filter(|v| !v.is_empty());
+    if let Some(u) = file("DATABASE_URL") {
+        return found(u, ".env DATABASE_URL");
+    }
+    from_app_vars(&file).and_then(|u| found(u, ".env APP_DATABASE__* variables"))
+}
+
+/// Parses a URL (also SQLAlchemy's `postgresql+asyncpg://`) or a key=value string.
+pub fn parse(url: &str, origin: &str) -> Result<tokio_postgres::Config, ConfigError> {
+    let mut text = url.trim().to_string();
+    for scheme in ["postgresql+", "postgres+"] {
+        if let Some(rest) = text.strip_prefix(scheme)
+            && let Some(pos) = rest.find("://")
+        {
+            text = format!("{}{}", scheme.trim_end_matches('+'), &rest[pos..]);
+        }
+    }
+    let mut cfg: tokio_postgres::Config = text.parse().map_err(|e: tokio_postgres::Error| ConfigError::BadUrl {
+        origin: origin.to_string(),
+        detail: e.to_string(),
+    })?;
+    if cfg.get_application_name().is_none() {
+        cfg.application_name(format!("host {}", crate::VERSION));
+    }
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(Duration::from_secs(10));
+    }
+    Ok(cfg)
+}
+
+/// Describes where a config points, without its password.
+pub fn describe_target(cfg: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = cfg
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(s) => s.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    let port = cfg.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "host {} port {port} user {} database {}",
+        hosts.join(","),
+        cfg.get_user().unwrap_or("?"),
+        cfg.get_dbname().unwrap_or("(user name)")
+    )
+}
+
+/// Connects and drives the connection on the current runtime.
+pub async fn connect(cfg: &tokio_postgres::Config, origin: &str) -> Result<Arc<Client>, ConfigError> {
+    let (client, connection) = cfg.connect(NoTls).await.map_err(|e| ConfigError::Connect {
+        origin: origin.to_string(),
+        target: describe_target(cfg),
+        detail: crate::store::describe(&e),
+    })?;
+    tokio::spawn(async move {
+        // Errors surface on the next query through the client; nothing to do here.
+        let _ = connection.await;
+    });
+    Ok(Arc::new(client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn precedence_flag_env_app_vars_dotenv() {
+        let none = HashMap::new();
+        let env = env_of(&[("DATABASE_URL", "postgresql://a/b")]);
+        assert_eq!(resolve(Some("x"), &env, &none).unwrap().origin, "--database-url");
+        assert_eq!(resolve(None, &env, &none).unwrap().url, "postgresql://a/b");
+        let env = env_of(&[("APP_DATABASE__HOST", "db"), ("APP_DATABASE__PASSWORD", "p@ss")]);
+        assert_eq!(resolve(None, &env, &none).unwrap().url, "postgresql://postgres:p%40ss@db:5432/postgres");
+        let dotenv = parse_dotenv("# comment\nexport DATABASE_URL=\"postgresql://u@h/d\"\n");
+        assert_eq!(resolve(None, &env_of(&[]), &dotenv).unwrap().origin, ".env DATABASE_URL");
+        assert!(resolve(None, &env_of(&[("DATABASE_URL", "")]), &none).is_none());
+    }
+
+    #[test]
+    fn accepts_sqlalchemy_driver_urls() {
+        let cfg = parse("postgresql+asyncpg://u:p@h:5433/taskman", "t").unwrap();
+        assert_eq!(cfg.get_dbname(), Some("taskman"));
+        assert_eq!(cfg.get_ports(), &[5433]);
+        assert!(describe_target(&cfg).contains("taskman"));
+        assert!(!describe_target(&cfg).contains(":p"));
+        assert!(matches!(parse("postgresql://h:notaport/d", "t"), Err(ConfigError::BadUrl { .. })));
+    }
+
+    #[test]
+    fn dotenv_handles_quotes_and_comments() {
+        let m = parse_dotenv("A=1 # note\nB='two words'\n\nC\nD = x=y\n");
+        assert_eq!(m["A"], "1");
+        assert_eq!(m["B"], "two words");
+        assert_eq!(m["D"], "x=y");
+        assert!(!m.contains_key("C"));
+    }
+}

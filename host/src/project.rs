@@ -1,0 +1,181 @@
+//! A migrations project on disk: the folder holding `migrations.lock` and the
+//! components it names. Files are read through a cap-std handle rooted at the
+//! project folder, so a lock entry cannot reach outside it.
+
+use crate::graph::{Graph, GraphError, Revision};
+use crate::lock::{LOCK_FILE, Lock, LockError, LockedRevision};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use std::path::{Path, PathBuf};
+
+/// Folder, under the project, where the host keeps its state (compile cache, embedded cluster).
+pub const STATE_DIR: &str = ".host";
+
+/// Why a project could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// The lock file is missing or invalid.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The project folder cannot be opened.
+    #[error("cannot open the migrations folder {path}: {source}")]
+    Open {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The lock's revisions do not form a valid graph.
+    #[error("{path}: {source}")]
+    Graph {
+        /// The lock file.
+        path: PathBuf,
+        /// What is wrong with the graph.
+        source: GraphError,
+    },
+    /// A component file cannot be read.
+    #[error(
+        "revision {revision}: cannot read its component {file} in {root}: {source}; rebuild it with `host build` or restore the file"
+    )]
+    Component {
+        /// Revision id.
+        revision: String,
+        /// Path from the lock.
+        file: String,
+        /// Project folder.
+        root: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A component's bytes do not match the lock.
+    #[error(
+        "revision {revision}: component {file} has blake3 {actual}, but {LOCK_FILE} expects {expected}; the file changed after it was locked. Nothing was run. Restore the reviewed file, or rebuild and re-lock with `host build` if the change is intended"
+    )]
+    HashMismatch {
+        /// Revision id.
+        revision: String,
+        /// Path from the lock.
+        file: String,
+        /// blake3 from the lock.
+        expected: String,
+        /// blake3 of the file on disk.
+        actual: String,
+    },
+}
+
+/// An opened project.
+#[derive(Debug)]
+pub struct Project {
+    root: PathBuf,
+    dir: Dir,
+    /// The lock file's contents.
+    pub lock: Lock,
+    /// The revision graph the lock describes.
+    pub graph: Graph,
+}
+
+/// A component read from disk whose hash matched the lock.
+#[derive(Debug, Clone)]
+pub struct VerifiedComponent {
+    /// Revision id.
+    pub revision: String,
+    /// Component bytes.
+    pub bytes: Vec<u8>,
+    /// blake3, lowercase hex.
+    pub blake3: String,
+}
+
+impl Project {
+    /// Finds the project folder: an explicit one, else the current folder when it
+    /// holds a lock, else `./migrations-wasm`.
+    pub fn locate(explicit: Option<&Path>) -> PathBuf {
+        if let Some(p) = explicit {
+            return p.to_path_buf();
+        }
+        let here = PathBuf::from(".");
+        if here.join(LOCK_FILE).exists() {
+            return here;
+        }
+        PathBuf::from("migrations-wasm")
+    }
+
+    /// Opens the project at `root`: reads the lock and builds the graph.
+    pub fn open(root: &Path) -> Result<Project, ProjectError> {
+        let dir = Dir::open_ambient_dir(root, ambient_authority()).map_err(|source| ProjectError::Open {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let lock_path = root.join(LOCK_FILE);
+        let text = match dir.read_to_string(LOCK_FILE) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LockError::Missing { dir: root.to_path_buf() }.into());
+            }
+            Err(source) => return Err(LockError::Io { path: lock_path, source }.into()),
+        };
+        let lock = Lock::parse(&text, &lock_path)?;
+        let graph = graph_of(&lock).map_err(|source| ProjectError::Graph { path: lock_path, source })?;
+        Ok(Project {
+            root: root.to_path_buf(),
+            dir,
+            lock,
+            graph,
+        })
+    }
+
+    /// The project folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the host keeps state for this project.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(STATE_DIR)
+    }
+
+    /// The lock entry of a revision in the graph.
+    pub fn locked(&self, id: &str) -> &LockedRevision {
+        self.lock.get(id).expect("graph and lock hold the same revisions")
+    }
+
+    /// Reads a revision's component and checks it against the lock's blake3.
+    pub fn load_component(&self, id: &str) -> Result<VerifiedComponent, ProjectError> {
+        let entry = self.locked(id);
+        let bytes = self.dir.read(&entry.file).map_err(|source| ProjectError::Component {
+            revision: id.to_string(),
+            file: entry.file.clone(),
+            root: self.root.clone(),
+            source,
+        })?;
+        let actual = blake3::hash(&bytes).to_hex().to_string();
+        if actual != entry.blake3.to_ascii_lowercase() {
+            return Err(ProjectError::HashMismatch {
+                revision: id.to_string(),
+                file: entry.file.clone(),
+                expected: entry.blake3.clone(),
+                actual,
+            });
+        }
+        Ok(VerifiedComponent {
+            revision: id.to_string(),
+            bytes,
+            blake3: actual,
+        })
+    }
+}
+
+/// Builds the graph a lock describes.
+pub fn graph_of(lock: &Lock) -> Result<Graph, GraphError> {
+    Graph::new(
+        lock.revisions
+            .iter()
+            .map(|r| Revision {
+                id: r.id.clone(),
+                parents: r.down_revisions.clone(),
+                depends_on: r.depends_on.clone(),
+                branch_labels: r.branch_labels.clone(),
+                message: r.message.clone(),
+            })
+            .collect(),
+    )
+}

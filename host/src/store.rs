@@ -1,0 +1,339 @@
+//! The host's bookkeeping in the database: Alembic's heads table, the
+//! history table beside it, and the advisory lock that serialises runs.
+
+use crate::plan::Direction;
+use std::time::{Duration, Instant};
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+
+/// Names of the bookkeeping tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// Alembic's heads table, one row per head.
+    pub version: String,
+    /// The audit trail, one row per applied or reverted revision.
+    pub history: String,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Tables {
+            version: "alembic_version".into(),
+            history: "host_history".into(),
+        }
+    }
+}
+
+/// Why bookkeeping failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A bookkeeping statement failed.
+    #[error("{what} failed: {}", describe(.source))]
+    Sql {
+        /// What the host was doing.
+        what: &'static str,
+        /// The error.
+        source: tokio_postgres::Error,
+    },
+    /// Another migrator held the lock too long.
+    #[error(
+        "another migration run holds the lock on this database ({holder}) and did not finish within {waited:?}; wait for it, or raise --lock-timeout"
+    )]
+    LockTimeout {
+        /// Who holds it (pid, application, user).
+        holder: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+}
+
+/// A tokio-postgres error with its SQLSTATE and server message.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("SQLSTATE {}: {}", db.code().code(), db.message());
+            if let Some(d) = db.detail() {
+                s.push_str(&format!(" (detail: {d})"));
+            }
+            if let Some(h) = db.hint() {
+                s.push_str(&format!(" (hint: {h})"));
+            }
+            s
+        }
+        None => {
+            let mut s = e.to_string();
+            if let Some(src) = std::error::Error::source(e) {
+                s.push_str(&format!(": {src}"));
+            }
+            s
+        }
+    }
+}
+
+fn sql(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    move |source| StoreError::Sql { what, source }
+}
+
+/// Quotes an identifier for PostgreSQL.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string literal so it reads the same whatever `standard_conforming_strings` says.
+pub fn literal(value: &str) -> String {
+    format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// An applied or reverted revision, as the history table records it.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    /// Revision id.
+    pub revision: String,
+    /// Upgrade or downgrade.
+    pub direction: String,
+    /// blake3 of the component that ran.
+    pub component_blake3: Option<String>,
+    /// blake3 of the SQL transcript.
+    pub transcript_blake3: Option<String>,
+    /// When, in UTC, ISO 8601.
+    pub applied_at: String,
+    /// How long, in milliseconds.
+    pub duration_ms: f64,
+    /// Host version that did it.
+    pub host_version: String,
+}
+
+/// What one step leaves in the bookkeeping tables.
+#[derive(Debug, Clone)]
+pub struct StepRecord<'a> {
+    /// Revision id.
+    pub revision: &'a str,
+    /// Which way.
+    pub direction: Direction,
+    /// Heads table rows before the step.
+    pub heads_before: &'a [String],
+    /// Heads table rows after the step.
+    pub heads_after: &'a [String],
+    /// blake3 of the component.
+    pub component_blake3: &'a str,
+    /// blake3 of the SQL transcript.
+    pub transcript_blake3: &'a str,
+    /// Wall time of the guest call.
+    pub duration: Duration,
+}
+
+impl Tables {
+    /// Reads the heads table; a missing table means the database is at base.
+    pub async fn read_heads(&self, client: &Client) -> Result<Vec<String>, StoreError> {
+        let q = format!("SELECT version_num FROM {}", ident(&self.version));
+        match client.simple_query(&q).await {
+            Ok(msgs) => Ok(msgs
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .collect()),
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(Vec::new()),
+            Err(e) => Err(StoreError::Sql {
+                what: "reading the heads table",
+                source: e,
+            }),
+        }
+    }
+
+    /// Creates both tables if they are missing.
+    pub async fn ensure(&self, client: &Client) -> Result<(), StoreError> {
+        let script = format!(
+            "CREATE TABLE IF NOT EXISTS {v} (version_num VARCHAR(32) NOT NULL, CONSTRAINT {vpk} PRIMARY KEY (version_num));
+             CREATE TABLE IF NOT EXISTS {h} (
+                id BIGSERIAL PRIMARY KEY,
+                revision VARCHAR(32) NOT NULL,
+                direction TEXT NOT NULL CHECK (direction IN ('upgrade', 'downgrade')),
+                component_blake3 TEXT,
+                transcript_blake3 TEXT,
+                statements BIGINT,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+                duration_ms DOUBLE PRECISION NOT NULL,
+                host_version TEXT NOT NULL)",
+            v = ident(&self.version),
+            vpk = ident(&format!("{}_pkc", self.version)),
+            h = ident(&self.history),
+        );
+        client.batch_execute(&script).await.map_err(sql("creating the bookkeeping tables"))
+    }
+
+    /// The statements that record one step: heads table rows (Alembic's
+    /// semantics: UPDATE for a linear step, INSERT at a branch, DELETE at a
+    /// merge) and a history row. Sent in the step's own transaction.
+    pub fn step_sql(&self, rec: &StepRecord<'_>) -> String {
+        let removed: Vec<&String> = rec.heads_before.iter().filter(|h| !rec.heads_after.contains(h)).collect();
+        let added: Vec<&String> = rec.heads_after.iter().filter(|h| !rec.heads_before.contains(h)).collect();
+        let v = ident(&self.version);
+        let mut out = String::new();
+        if let ([old], [new]) = (removed.as_slice(), added.as_slice()) {
+            out.push_str(&format!(
+                "UPDATE {v} SET version_num = {} WHERE version_num = {};\n",
+                literal(new),
+                literal(old)
+            ));
+        } else {
+            for old in &removed {
+                out.push_str(&format!("DELETE FROM {v} WHERE version_num = {};\n", literal(old)));
+            }
+            for new in &added {
+                out.push_str(&format!("INSERT INTO {v} (version_num) VALUES ({});\n", literal(new)));
+            }
+        }
+        out.push_str(&format!(
+            "INSERT INTO {} (revision, direction, component_blake3, transcript_blake3, duration_ms, host_version) VALUES ({}, {}, {}, {}, {}, {});\n",
+            ident(&self.history),
+            literal(rec.revision),
+            literal(&rec.direction.to_string()),
+            literal(rec.component_blake3),
+            literal(rec.transcript_blake3),
+            rec.duration.as_secs_f64() * 1000.0,
+            literal(crate::VERSION),
+        ));
+        out
+    }
+
+    /// The history table, oldest first; empty when it does not exist yet.
+    pub async fn history(&self, client: &Client) -> Result<Vec<HistoryRow>, StoreError> {
+        let q = format!(
+            "SELECT revision, direction, component_blake3, transcript_blake3,
+                    to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                    duration_ms, host_version
+             FROM {} ORDER BY id",
+            ident(&self.history)
+        );
+        let rows = match client.query(&q, &[]).await {
+            Ok(r) => r,
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
+            Err(e) => return Err(sql("reading the history table")(e)),
+        };
+        Ok(rows
+            .iter()
+            .map(|r| HistoryRow {
+                revision: r.get(0),
+                direction: r.get(1),
+                component_blake3: r.get(2),
+                transcript_blake3: r.get(3),
+                applied_at: r.get(4),
+                duration_ms: r.get(5),
+                host_version: r.get(6),
+            })
+            .collect())
+    }
+
+    /// The advisory lock key for this set of tables: two projects with their
+    /// own heads tables in one database do not block each other.
+    pub fn lock_key(&self) -> i64 {
+        let h = blake3::hash(format!("pgwasm-host/{}", self.version).as_bytes());
+        i64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
+    }
+
+    /// Takes the session-level advisory lock, waiting up to `timeout`.
+    pub async fn lock(&self, client: &Client, timeout: Duration) -> Result<(), StoreError> {
+        let key = self.lock_key();
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await
+                .map_err(sql("taking the migration lock"))?;
+            if row.get::<_, bool>(0) {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(StoreError::LockTimeout {
+                    holder: self.lock_holder(client).await,
+                    waited: start.elapsed(),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Releases the advisory lock.
+    pub async fn unlock(&self, client: &Client) -> Result<(), StoreError> {
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&self.lock_key()])
+            .await
+            .map_err(sql("releasing the migration lock"))?;
+        Ok(())
+    }
+
+    async fn lock_holder(&self, client: &Client) -> String {
+        let key = self.lock_key();
+        let (hi, lo) = (((key as u64) >> 32) as u32, (key as u64 & 0xffff_ffff) as u32);
+        let q = "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), coalesce(a.client_addr::text, 'local')
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1";
+        match client.query(q, &[&(hi as i64), &(lo as i64)]).await {
+            Ok(rows) if !rows.is_empty() => rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "pid {} application {:?} user {} from {}",
+                        r.get::<_, i32>(0),
+                        r.get::<_, String>(1),
+                        r.get::<_, String>(2),
+                        r.get::<_, String>(3)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => "holder unknown".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec<'a>(before: &'a [String], after: &'a [String]) -> StepRecord<'a> {
+        StepRecord {
+            revision: "b",
+            direction: Direction::Upgrade,
+            heads_before: before,
+            heads_after: after,
+            component_blake3: "00",
+            transcript_blake3: "11",
+            duration: Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn quoting_cannot_be_escaped() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("it's \\ x"), "E'it''s \\\\ x'");
+    }
+
+    #[test]
+    fn heads_rows_follow_alembic() {
+        let t = Tables::default();
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let linear = t.step_sql(&rec(&v(&["a"]), &v(&["b"])));
+        assert!(linear.starts_with("UPDATE \"alembic_version\" SET version_num = E'b' WHERE version_num = E'a'"));
+        let first = t.step_sql(&rec(&[], &v(&["a"])));
+        assert!(first.starts_with("INSERT INTO \"alembic_version\""));
+        let merge = t.step_sql(&rec(&v(&["a", "b"]), &v(&["m"])));
+        assert_eq!(merge.matches("DELETE").count(), 2);
+        assert_eq!(merge.matches("INSERT INTO \"alembic_version\"").count(), 1);
+        let last = t.step_sql(&rec(&v(&["a"]), &[]));
+        assert!(last.starts_with("DELETE FROM"));
+        assert!(last.contains("INSERT INTO \"host_history\""));
+    }
+
+    #[test]
+    fn lock_key_depends_on_table() {
+        let a = Tables::default();
+        let mut b = Tables::default();
+        b.version = "other_version".into();
+        assert_ne!(a.lock_key(), b.lock_key());
+    }
+}
