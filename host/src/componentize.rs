@@ -1,0 +1,215 @@
+//! `host build`: compiles a project's revision crates for
+//! `wasm32-unknown-unknown`, turns each core module into a component, asks
+//! each component for its `info()` and writes `migrations.lock`.
+
+use crate::lock::{LOCK_FILE, Lock, LockedRevision};
+use crate::project::{VerifiedComponent, graph_of};
+use crate::sandbox::{Sandbox, SandboxError};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Folder, under the project, that holds the built components.
+pub const COMPONENTS_DIR: &str = "components";
+
+/// The Rust target guests are built for: it brings no WASI imports.
+pub const GUEST_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// cargo could not be run or failed.
+    #[error("{what} failed: {detail}")]
+    Cargo {
+        /// Which cargo command.
+        what: String,
+        /// Its error output or status.
+        detail: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A core module could not become a component.
+    #[error("{crate_dir}: cannot turn {module} into a component: {detail}")]
+    Encode {
+        /// The revision crate.
+        crate_dir: String,
+        /// The core module.
+        module: PathBuf,
+        /// What wit-component said.
+        detail: String,
+    },
+    /// The component failed to load or answer `info()`.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// The revisions do not form a valid graph.
+    #[error("the built revisions do not form a valid graph: {0}")]
+    Graph(#[from] crate::graph::GraphError),
+    /// `--check` found a component whose bytes differ from the lock.
+    #[error(
+        "{} component(s) differ from {LOCK_FILE}: {}. The build is not reproducible here (another rustc, guest-sdk or wit-bindgen version?) or the sources changed",
+        .0.len(), .0.join("; ")
+    )]
+    Differs(Vec<String>),
+}
+
+/// A revision crate found in the project's cargo workspace.
+#[derive(Debug, Clone)]
+struct GuestCrate {
+    /// Folder name relative to the project (also the component's file stem).
+    dir: String,
+    /// Library target name, as the .wasm file is named.
+    lib: String,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
+    move |source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn cargo(project: &Path, args: &[&str], capture: bool) -> Result<Vec<u8>, BuildError> {
+    let what = format!("cargo {} (in {})", args.join(" "), project.display());
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(args).current_dir(project);
+    if !capture {
+        cmd.stdout(std::process::Stdio::inherit()).stderr(std::process::Stdio::inherit());
+        let status = cmd.status().map_err(|e| BuildError::Cargo {
+            what: what.clone(),
+            detail: format!("{e}; is cargo (rustup) installed?"),
+        })?;
+        if !status.success() {
+            let hint = format!("{status}; if the target is missing: rustup target add {GUEST_TARGET}");
+            return Err(BuildError::Cargo { what, detail: hint });
+        }
+        return Ok(Vec::new());
+    }
+    let out = cmd.output().map_err(|e| BuildError::Cargo {
+        what: what.clone(),
+        detail: e.to_string(),
+    })?;
+    if !out.status.success() {
+        return Err(BuildError::Cargo {
+            what,
+            detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// Lists the cdylib crates of the project's workspace and its target directory.
+fn guest_crates(project: &Path) -> Result<(Vec<GuestCrate>, PathBuf), BuildError> {
+    let out = cargo(project, &["metadata", "--no-deps", "--format-version", "1"], true)?;
+    let meta: serde_json::Value = serde_json::from_slice(&out).map_err(|e| BuildError::Cargo {
+        what: "cargo metadata".into(),
+        detail: e.to_string(),
+    })?;
+    let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
+    let root = project.canonicalize().map_err(io(project))?;
+    let mut crates = Vec::new();
+    for pkg in meta["packages"].as_array().into_iter().flatten() {
+        let Some(manifest) = pkg["manifest_path"].as_str() else { continue };
+        let lib = pkg["targets"].as_array().into_iter().flatten().find(|t| {
+            t["crate_types"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|c| c == "cdylib"))
+        });
+        let Some(lib) = lib else { continue };
+        let dir = Path::new(manifest).parent().unwrap_or(Path::new("."));
+        let rel = dir.strip_prefix(&root).unwrap_or(dir);
+        crates.push(GuestCrate {
+            dir: rel.display().to_string(),
+            lib: lib["name"].as_str().unwrap_or_default().replace('-', "_"),
+        });
+    }
+    crates.sort_by(|a, b| a.dir.cmp(&b.dir));
+    Ok((crates, target_dir))
+}
+
+/// Wraps a core module built by wit-bindgen into a component.
+pub fn encode(core: &[u8]) -> Result<Vec<u8>, String> {
+    wit_component::ComponentEncoder::default()
+        .module(core)
+        .and_then(|e| e.validate(true).encode())
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Builds every revision crate and writes (or, with `check`, compares) the lock.
+pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Lock, BuildError> {
+    let (crates, target_dir) = guest_crates(project)?;
+    cargo(project, &["build", "--release", "--target", GUEST_TARGET], false)?;
+    let out_dir = project.join(COMPONENTS_DIR);
+    if !check {
+        std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
+    }
+    let mut lock = Lock::new();
+    let mut differs = Vec::new();
+    let old = std::fs::read_to_string(project.join(LOCK_FILE))
+        .ok()
+        .and_then(|t| Lock::parse(&t, &project.join(LOCK_FILE)).ok());
+    for c in &crates {
+        let module = target_dir.join(GUEST_TARGET).join("release").join(format!("{}.wasm", c.lib));
+        let core = std::fs::read(&module).map_err(io(&module))?;
+        let component = encode(&core).map_err(|detail| BuildError::Encode {
+            crate_dir: c.dir.clone(),
+            module: module.clone(),
+            detail,
+        })?;
+        let hash = blake3::hash(&component).to_hex().to_string();
+        let verified = VerifiedComponent {
+            revision: c.dir.clone(),
+            bytes: component.clone(),
+            blake3: hash.clone(),
+        };
+        let info = sandbox.info(&sandbox.prepare(&verified)?).await?;
+        let file = format!("{COMPONENTS_DIR}/{}.wasm", c.dir.replace('/', "_"));
+        if check {
+            match old.as_ref().and_then(|l| l.get(&info.id)) {
+                Some(locked) if locked.blake3 == hash => {}
+                Some(locked) => differs.push(format!("{} built {hash}, locked {}", info.id, locked.blake3)),
+                None => differs.push(format!("{} is not in the lock", info.id)),
+            }
+        } else {
+            let path = project.join(&file);
+            std::fs::write(&path, &component).map_err(io(&path))?;
+        }
+        lock.revisions.push(LockedRevision {
+            id: info.id,
+            down_revisions: info.down_revisions,
+            branch_labels: info.branch_labels,
+            depends_on: info.depends_on,
+            message: info.message,
+            transactional: info.transactional,
+            file,
+            blake3: hash,
+            source: Some(c.dir.clone()),
+        });
+    }
+    // Store revisions parents-first so the lock reads like the history.
+    match graph_of(&lock) {
+        Ok(graph) => {
+            let order: Vec<String> = graph.topological().map(|r| r.id.clone()).collect();
+            lock.revisions.sort_by_key(|r| order.iter().position(|id| *id == r.id));
+        }
+        // Revisions that extend another project (test fixtures, packages) are
+        // locked on their own and only form a graph once merged into it.
+        Err(crate::graph::GraphError::Missing { revision, missing, .. }) => eprintln!(
+            "warning: revision {revision} builds on {missing}, which is not in this project; this lock is usable only merged into a project that has it"
+        ),
+        Err(e) => return Err(e.into()),
+    }
+    if check {
+        if !differs.is_empty() {
+            return Err(BuildError::Differs(differs));
+        }
+    } else {
+        let path = project.join(LOCK_FILE);
+        std::fs::write(&path, lock.to_toml()).map_err(io(&path))?;
+    }
+    Ok(lock)
+}

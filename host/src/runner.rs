@@ -1,0 +1,218 @@
+//! Executes a plan: verifies every component before any SQL, then runs each
+//! step in its own transaction together with its bookkeeping, under the
+//! advisory lock.
+
+use crate::plan::{self, Direction, Plan, PlanError, Target};
+use crate::project::{Project, ProjectError};
+use crate::sandbox::{Call, Prepared, Sandbox, SandboxError};
+use crate::session::{Backend, Session};
+use crate::store::{StepRecord, StoreError, Tables, describe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_postgres::Client;
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The target or the current state does not give a plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A component is missing or does not match the lock.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    /// A guest failed, trapped or hit a limit; its step was rolled back.
+    #[error("{source}. The revision was rolled back; the database is still at {}", heads_text(.heads))]
+    Guest {
+        /// What happened.
+        source: SandboxError,
+        /// Heads after the rollback.
+        heads: Vec<String>,
+    },
+    /// A guest could not be prepared (compile, imports, world).
+    #[error("{0}. Nothing was run")]
+    Prepare(SandboxError),
+    /// Bookkeeping failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Committing a step failed; it was not applied.
+    #[error("revision {revision}: {what} failed: {detail}. The revision was not applied; the database is still at {}", heads_text(.heads))]
+    Commit {
+        /// Revision id.
+        revision: String,
+        /// Which statement.
+        what: &'static str,
+        /// The error.
+        detail: String,
+        /// Heads after the failure.
+        heads: Vec<String>,
+    },
+    /// The revision declares it must run outside a transaction.
+    #[error(
+        "revision {0} declares it must run outside a transaction; this host does not run non-transactional revisions yet, so nothing was run"
+    )]
+    NonTransactional(String),
+}
+
+fn heads_text(heads: &[String]) -> String {
+    if heads.is_empty() {
+        "base".to_string()
+    } else {
+        heads.join(", ")
+    }
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How long to wait for another migrator.
+    pub lock_timeout: Duration,
+    /// Names of the bookkeeping tables.
+    pub tables: Tables,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            lock_timeout: Duration::from_secs(60),
+            tables: Tables::default(),
+        }
+    }
+}
+
+/// One step that ran.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// Revision id.
+    pub revision: String,
+    /// Which way.
+    pub direction: Direction,
+    /// Guest call time.
+    pub duration: Duration,
+    /// SQL calls the guest made.
+    pub statements: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Steps applied, in order.
+    pub steps: Vec<StepReport>,
+    /// Heads after the run.
+    pub heads: Vec<String>,
+}
+
+/// Plans a move to `target` from the database's current heads.
+pub fn make_plan(project: &Project, direction: Direction, target: &Target, heads: &[String]) -> Result<Plan, PlanError> {
+    match direction {
+        Direction::Upgrade => plan::upgrade(&project.graph, heads, target),
+        Direction::Downgrade => plan::downgrade(&project.graph, heads, target),
+    }
+}
+
+/// Moves the database to `target`.
+pub async fn migrate(
+    project: &Project,
+    client: &Arc<Client>,
+    sandbox: &Sandbox,
+    direction: Direction,
+    target: &Target,
+    opts: &RunOptions,
+) -> Result<RunReport, RunError> {
+    // A no-op run needs no lock and no WebAssembly: read, plan, done.
+    let heads = opts.tables.read_heads(client).await?;
+    let plan = make_plan(project, direction, target, &heads)?;
+    if plan.is_empty() {
+        return Ok(RunReport {
+            steps: Vec::new(),
+            heads: plan.heads_after,
+        });
+    }
+    opts.tables.lock(client, opts.lock_timeout).await?;
+    let result = migrate_locked(project, client, sandbox, direction, target, opts).await;
+    // A lost connection releases the lock by itself; a failed unlock must not hide the real error.
+    let unlocked = opts.tables.unlock(client).await;
+    let report = result?;
+    unlocked?;
+    Ok(report)
+}
+
+async fn migrate_locked(
+    project: &Project,
+    client: &Arc<Client>,
+    sandbox: &Sandbox,
+    direction: Direction,
+    target: &Target,
+    opts: &RunOptions,
+) -> Result<RunReport, RunError> {
+    // Another run may have moved the database while we waited for the lock.
+    let mut heads = opts.tables.read_heads(client).await?;
+    let plan = make_plan(project, direction, target, &heads)?;
+    if plan.is_empty() {
+        return Ok(RunReport { steps: Vec::new(), heads });
+    }
+    // Every component of the plan is verified and compiled before the first SQL.
+    let mut prepared: Vec<(Prepared, String)> = Vec::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        if !project.locked(&step.revision).transactional {
+            return Err(RunError::NonTransactional(step.revision.clone()));
+        }
+        let comp = project.load_component(&step.revision)?;
+        let p = sandbox.prepare(&comp).map_err(RunError::Prepare)?;
+        prepared.push((p, comp.blake3));
+    }
+    opts.tables.ensure(client).await?;
+    let mut report = RunReport {
+        steps: Vec::new(),
+        heads: heads.clone(),
+    };
+    for (step, (prep, blake3)) in plan.steps.iter().zip(&prepared) {
+        let begin = client.batch_execute("BEGIN").await;
+        begin.map_err(|e| RunError::Commit {
+            revision: step.revision.clone(),
+            what: "BEGIN",
+            detail: describe(&e),
+            heads: heads.clone(),
+        })?;
+        let started = Instant::now();
+        let (outcome, session) = sandbox
+            .run(prep, Call::from(step.direction), Session::new(Backend::Online(client.clone())))
+            .await;
+        let duration = started.elapsed();
+        if let Err(source) = outcome {
+            rollback(client).await;
+            return Err(RunError::Guest { source, heads });
+        }
+        let bookkeeping = opts.tables.step_sql(&StepRecord {
+            revision: &step.revision,
+            direction: step.direction,
+            heads_before: &heads,
+            heads_after: &step.heads_after,
+            component_blake3: blake3,
+            transcript_blake3: &session.transcript_hash(),
+            duration,
+        });
+        if let Err(e) = client.batch_execute(&format!("{bookkeeping}COMMIT")).await {
+            rollback(client).await;
+            return Err(RunError::Commit {
+                revision: step.revision.clone(),
+                what: "recording the step and committing",
+                detail: describe(&e),
+                heads,
+            });
+        }
+        heads = step.heads_after.clone();
+        report.steps.push(StepReport {
+            revision: step.revision.clone(),
+            direction: step.direction,
+            duration,
+            statements: session.statements(),
+        });
+    }
+    report.heads = heads;
+    Ok(report)
+}
+
+/// Rolls back the open transaction; if the connection is gone, the server already did.
+async fn rollback(client: &Client) {
+    let _ = client.batch_execute("ROLLBACK").await;
+}

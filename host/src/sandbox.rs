@@ -1,0 +1,543 @@
+//! The WebAssembly sandbox: one engine, a linker that offers a guest only the
+//! project's own interfaces, CPU (fuel) and memory limits, and an on-disk
+//! cache of compiled components.
+
+use crate::codec::PgValue;
+use crate::lock::WIT_PACKAGE;
+use crate::plan::Direction;
+use crate::project::VerifiedComponent;
+use crate::session::{DbError, QueryResult, Session};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+
+wasmtime::component::bindgen!({
+    world: "migration",
+    path: "../wit",
+    imports: { default: async | trappable },
+    exports: { default: async },
+});
+
+use pgwasm::migration::types as wit;
+use pgwasm::migration::types::{Direction as WitDirection, Level, Mode, Value};
+
+/// Instructions between yields to the executor, so a wall-clock timeout can fire.
+const YIELD_INTERVAL: u64 = 50_000_000;
+
+/// Resource limits for one guest call.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Fuel (roughly, WebAssembly instructions) a call may burn.
+    pub fuel: u64,
+    /// Linear memory cap in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock limit of one call, if any.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 20_000_000_000,
+            memory_bytes: 512 << 20,
+            timeout: None,
+        }
+    }
+}
+
+/// Which export to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `upgrade()`.
+    Upgrade,
+    /// `downgrade()`.
+    Downgrade,
+}
+
+impl From<Direction> for Call {
+    fn from(d: Direction) -> Call {
+        match d {
+            Direction::Upgrade => Call::Upgrade,
+            Direction::Downgrade => Call::Downgrade,
+        }
+    }
+}
+
+/// What a revision says about itself through `info()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    /// Revision id.
+    pub id: String,
+    /// Parents.
+    pub down_revisions: Vec<String>,
+    /// Branch labels.
+    pub branch_labels: Vec<String>,
+    /// Dependencies.
+    pub depends_on: Vec<String>,
+    /// Message.
+    pub message: String,
+    /// Runs in a transaction.
+    pub transactional: bool,
+}
+
+/// Why a guest could not be prepared or did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The engine could not be configured.
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    /// The bytes are not a valid component.
+    #[error("revision {revision}: the component is not valid WebAssembly ({detail}); rebuild it with `host build`")]
+    Compile {
+        /// Revision id.
+        revision: String,
+        /// What wasmtime said.
+        detail: String,
+    },
+    /// The component imports something the sandbox does not grant.
+    #[error(
+        "revision {revision}: the component imports {}, which the sandbox does not grant (only {WIT_PACKAGE} interfaces are available); {hint}",
+        imports.join(", ")
+    )]
+    Imports {
+        /// Revision id.
+        revision: String,
+        /// Imports not granted.
+        imports: Vec<String>,
+        /// How to fix it.
+        hint: &'static str,
+    },
+    /// The component does not export the migration world.
+    #[error("revision {revision}: the component does not implement the {WIT_PACKAGE} migration world ({detail}); rebuild it against this host's wit/ with `host build`")]
+    World {
+        /// Revision id.
+        revision: String,
+        /// What wasmtime said.
+        detail: String,
+    },
+    /// The guest returned an error.
+    #[error("revision {revision} ({call}) returned an error: {message}{}", sql.as_ref().map(|e| format!("; last SQL error: {e}")).unwrap_or_default())]
+    Guest {
+        /// Revision id.
+        revision: String,
+        /// Which export.
+        call: &'static str,
+        /// The guest's message.
+        message: String,
+        /// The last SQL error the guest saw, if any.
+        sql: Option<DbError>,
+    },
+    /// The guest trapped or hit a limit.
+    #[error("revision {revision} ({call}) was stopped: {cause}")]
+    Trap {
+        /// Revision id.
+        revision: String,
+        /// Which export.
+        call: &'static str,
+        /// Why, with the limit and how to raise it.
+        cause: String,
+    },
+    /// The compile cache could not be written.
+    #[error("cannot write the compile cache in {path}: {source}")]
+    Cache {
+        /// The cache folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Per-call state of a guest: its SQL session and limits.
+pub struct GuestState {
+    session: Session,
+    limits: StoreLimits,
+    direction: WitDirection,
+    revision: String,
+    config: BTreeMap<String, String>,
+}
+
+impl GuestState {
+    fn new(session: Session, revision: &str, direction: WitDirection, memory: usize) -> Self {
+        GuestState {
+            session,
+            limits: StoreLimitsBuilder::new()
+                .memory_size(memory)
+                .instances(16)
+                .trap_on_grow_failure(true)
+                .build(),
+            direction,
+            revision: revision.to_string(),
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+fn to_codec(v: Value) -> PgValue {
+    match v {
+        Value::Null => PgValue::Null,
+        Value::Boolean(b) => PgValue::Boolean(b),
+        Value::Int2(i) => PgValue::Int2(i),
+        Value::Int4(i) => PgValue::Int4(i),
+        Value::Int8(i) => PgValue::Int8(i),
+        Value::Float4(f) => PgValue::Float4(f),
+        Value::Float8(f) => PgValue::Float8(f),
+        Value::Numeric(s) => PgValue::Numeric(s),
+        Value::Text(s) => PgValue::Text(s),
+        Value::Bytea(b) => PgValue::Bytea(b),
+        Value::Json(s) => PgValue::Json(s),
+        Value::Jsonb(s) => PgValue::Jsonb(s),
+        Value::Uuid(s) => PgValue::Uuid(s),
+        Value::Date(s) => PgValue::Date(s),
+        Value::Time(s) => PgValue::Time(s),
+        Value::Timestamp(s) => PgValue::Timestamp(s),
+        Value::Timestamptz(s) => PgValue::Timestamptz(s),
+        Value::TextArray(a) => PgValue::TextArray(a),
+        Value::Int8Array(a) => PgValue::Int8Array(a),
+    }
+}
+
+fn to_wit(v: PgValue) -> Value {
+    match v {
+        PgValue::Null => Value::Null,
+        PgValue::Boolean(b) => Value::Boolean(b),
+        PgValue::Int2(i) => Value::Int2(i),
+        PgValue::Int4(i) => Value::Int4(i),
+        PgValue::Int8(i) => Value::Int8(i),
+        PgValue::Float4(f) => Value::Float4(f),
+        PgValue::Float8(f) => Value::Float8(f),
+        PgValue::Numeric(s) => Value::Numeric(s),
+        PgValue::Text(s) => Value::Text(s),
+        PgValue::Bytea(b) => Value::Bytea(b),
+        PgValue::Json(s) => Value::Json(s),
+        PgValue::Jsonb(s) => Value::Jsonb(s),
+        PgValue::Uuid(s) => Value::Uuid(s),
+        PgValue::Date(s) => Value::Date(s),
+        PgValue::Time(s) => Value::Time(s),
+        PgValue::Timestamp(s) => Value::Timestamp(s),
+        PgValue::Timestamptz(s) => Value::Timestamptz(s),
+        PgValue::TextArray(a) => Value::TextArray(a),
+        PgValue::Int8Array(a) => Value::Int8Array(a),
+    }
+}
+
+fn wit_error(e: DbError) -> wit::DbError {
+    wit::DbError {
+        sqlstate: e.sqlstate,
+        message: e.message,
+        detail: e.detail,
+        hint: e.hint,
+    }
+}
+
+fn wit_rows(r: QueryResult) -> wit::Rows {
+    wit::Rows {
+        columns: r
+            .columns
+            .into_iter()
+            .map(|(name, type_name)| wit::Column { name, type_name })
+            .collect(),
+        values: r.rows.into_iter().map(|row| row.into_iter().map(to_wit).collect()).collect(),
+    }
+}
+
+impl wit::Host for GuestState {}
+
+impl pgwasm::migration::sql::Host for GuestState {
+    async fn execute(&mut self, statement: String, params: Vec<Value>) -> wasmtime::Result<Result<u64, wit::DbError>> {
+        let params: Vec<PgValue> = params.into_iter().map(to_codec).collect();
+        Ok(self.session.execute(&statement, &params).await.map_err(wit_error))
+    }
+
+    async fn query(&mut self, statement: String, params: Vec<Value>) -> wasmtime::Result<Result<wit::Rows, wit::DbError>> {
+        let params: Vec<PgValue> = params.into_iter().map(to_codec).collect();
+        Ok(self.session.query(&statement, &params).await.map(wit_rows).map_err(wit_error))
+    }
+
+    async fn batch(&mut self, script: String) -> wasmtime::Result<Result<(), wit::DbError>> {
+        Ok(self.session.batch(&script).await.map_err(wit_error))
+    }
+
+    async fn execute_many(
+        &mut self,
+        statement: String,
+        rows: Vec<Vec<Value>>,
+    ) -> wasmtime::Result<Result<u64, wit::DbError>> {
+        let rows: Vec<Vec<PgValue>> = rows.into_iter().map(|r| r.into_iter().map(to_codec).collect()).collect();
+        Ok(self.session.execute_many(&statement, &rows).await.map_err(wit_error))
+    }
+}
+
+impl pgwasm::migration::context::Host for GuestState {
+    async fn run_mode(&mut self) -> wasmtime::Result<Mode> {
+        Ok(Mode::Online)
+    }
+
+    async fn run_direction(&mut self) -> wasmtime::Result<WitDirection> {
+        Ok(self.direction)
+    }
+
+    async fn config(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.config.get(&key).cloned())
+    }
+
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            Level::Debug => return Ok(()),
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        eprintln!("  [{}] {level}: {message}", self.revision);
+        Ok(())
+    }
+}
+
+/// A compiled component, checked and ready to instantiate.
+pub struct Prepared {
+    revision: String,
+    pre: MigrationPre<GuestState>,
+}
+
+/// The engine, linker and compile cache shared by every guest of a run.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<GuestState>,
+    cache_dir: Option<PathBuf>,
+    limits: Limits,
+}
+
+impl Sandbox {
+    /// A sandbox with the given limits; compiled code is cached in `cache_dir`.
+    pub fn new(cache_dir: Option<PathBuf>, limits: Limits) -> Result<Sandbox, SandboxError> {
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        // Determinism: the same component and SQL results give the same run.
+        config.cranelift_nan_canonicalization(true);
+        config.wasm_relaxed_simd(false);
+        let engine = Engine::new(&config).map_err(|e| SandboxError::Engine(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        Migration::add_to_linker::<_, HasSelf<GuestState>>(&mut linker, |s| s)
+            .map_err(|e| SandboxError::Engine(e.to_string()))?;
+        Ok(Sandbox {
+            engine,
+            linker,
+            cache_dir,
+            limits,
+        })
+    }
+
+    /// The limits guests run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Key of a component in the compile cache: its hash and the engine's compatibility hash.
+    fn cache_key(&self, blake3: &str) -> String {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        format!("{blake3}-{:016x}", h.finish())
+    }
+
+    /// Compiles (or loads from the cache) a verified component and checks its imports.
+    pub fn prepare(&self, comp: &VerifiedComponent) -> Result<Prepared, SandboxError> {
+        let component = self.compile(comp)?;
+        let revision = comp.revision.clone();
+        let refused: Vec<String> = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .filter(|name| !(name.starts_with("pgwasm:migration/") && name.ends_with(&format!("@{}", wit_version()))))
+            .collect();
+        if !refused.is_empty() {
+            let hint = if refused.iter().any(|i| i.starts_with("wasi:")) {
+                "build Rust guests for wasm32-unknown-unknown (not wasip1/wasip2) so they import no WASI"
+            } else {
+                "rebuild the revision against this host's wit/ with `host build`"
+            };
+            return Err(SandboxError::Imports {
+                revision,
+                imports: refused,
+                hint,
+            });
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(MigrationPre::new)
+            .map_err(|e| SandboxError::World {
+                revision: revision.clone(),
+                detail: format!("{e:#}"),
+            })?;
+        Ok(Prepared { revision, pre })
+    }
+
+    fn compile(&self, comp: &VerifiedComponent) -> Result<Component, SandboxError> {
+        let compile_err = |e: wasmtime::Error| SandboxError::Compile {
+            revision: comp.revision.clone(),
+            detail: format!("{e:#}"),
+        };
+        let Some(dir) = &self.cache_dir else {
+            return Component::new(&self.engine, &comp.bytes).map_err(compile_err);
+        };
+        let key = self.cache_key(&comp.blake3);
+        if let Some(c) = self.load_cached(dir, &key) {
+            return Ok(c);
+        }
+        let component = Component::new(&self.engine, &comp.bytes).map_err(compile_err)?;
+        let artifact = component.serialize().map_err(compile_err)?;
+        store_cached(dir, &key, &artifact).map_err(|source| SandboxError::Cache {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(component)
+    }
+
+    /// A cached artifact, only if its recorded blake3 matches its bytes: a
+    /// truncated or altered file is native code we must never execute.
+    fn load_cached(&self, dir: &Path, key: &str) -> Option<Component> {
+        let bytes = std::fs::read(dir.join(format!("{key}.cwasm"))).ok()?;
+        let recorded = std::fs::read_to_string(dir.join(format!("{key}.cwasm.blake3"))).ok()?;
+        if blake3::hash(&bytes).to_hex().as_str() != recorded.trim() {
+            return None;
+        }
+        // SAFETY: the artifact was written by this host (atomically, never in place)
+        // and its bytes match the hash recorded next to it.
+        unsafe { Component::deserialize(&self.engine, &bytes) }.ok()
+    }
+
+    /// Calls `info()`; any SQL it attempts is refused.
+    pub async fn info(&self, prepared: &Prepared) -> Result<Info, SandboxError> {
+        let state = GuestState::new(
+            Session::new(crate::session::Backend::Inert),
+            &prepared.revision,
+            WitDirection::Upgrade,
+            self.limits.memory_bytes,
+        );
+        let mut store = self.store(state)?;
+        let trap = |e| self.trap(&prepared.revision, "info", e, None);
+        let m = prepared.pre.instantiate_async(&mut store).await.map_err(trap)?;
+        let i = m.call_info(&mut store).await.map_err(trap)?;
+        Ok(Info {
+            id: i.id,
+            down_revisions: i.down_revisions,
+            branch_labels: i.branch_labels,
+            depends_on: i.depends_on,
+            message: i.message,
+            transactional: i.transactional,
+        })
+    }
+
+    /// Runs `upgrade()` or `downgrade()` with its SQL going to `session`; gives
+    /// the session back so its transcript can be recorded.
+    pub async fn run(&self, prepared: &Prepared, call: Call, session: Session) -> (Result<(), SandboxError>, Session) {
+        let direction = match call {
+            Call::Upgrade => WitDirection::Upgrade,
+            Call::Downgrade => WitDirection::Downgrade,
+        };
+        let name = match call {
+            Call::Upgrade => "upgrade",
+            Call::Downgrade => "downgrade",
+        };
+        let state = GuestState::new(session, &prepared.revision, direction, self.limits.memory_bytes);
+        let mut store = match self.store(state) {
+            Ok(s) => s,
+            Err(e) => return (Err(e), Session::new(crate::session::Backend::Inert)),
+        };
+        let outcome = async {
+            let m = prepared.pre.instantiate_async(&mut store).await?;
+            match call {
+                Call::Upgrade => m.call_upgrade(&mut store).await,
+                Call::Downgrade => m.call_downgrade(&mut store).await,
+            }
+        };
+        let outcome = match self.limits.timeout {
+            Some(t) => tokio::time::timeout(t, outcome).await.ok(),
+            None => Some(outcome.await),
+        };
+        let result = match outcome {
+            None => Err(SandboxError::Trap {
+                revision: prepared.revision.clone(),
+                call: name,
+                cause: format!(
+                    "it ran longer than the {:?} timeout; raise --timeout if the revision legitimately needs longer",
+                    self.limits.timeout.unwrap_or_default()
+                ),
+            }),
+            Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(message))) => Err(SandboxError::Guest {
+                revision: prepared.revision.clone(),
+                call: name,
+                message,
+                sql: store.data().session.last_error().cloned(),
+            }),
+            Some(Err(e)) => {
+                let sql = store.data().session.last_error().cloned();
+                Err(self.trap(&prepared.revision, name, e, sql))
+            }
+        };
+        (result, store.into_data().session)
+    }
+
+    fn store(&self, state: GuestState) -> Result<Store<GuestState>, SandboxError> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store
+            .set_fuel(self.limits.fuel)
+            .and_then(|_| store.fuel_async_yield_interval(Some(YIELD_INTERVAL)))
+            .map_err(|e| SandboxError::Engine(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// Turns a wasmtime error into a message naming the limit and how to raise it.
+    fn trap(&self, revision: &str, call: &'static str, e: wasmtime::Error, sql: Option<DbError>) -> SandboxError {
+        let text = format!("{e:#}");
+        let cause = match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => format!(
+                "it used up its CPU budget of {} fuel units (an endless loop?); raise --fuel if it legitimately needs more",
+                self.limits.fuel
+            ),
+            Some(Trap::StackOverflow) => "its call stack overflowed (unbounded recursion?)".to_string(),
+            Some(Trap::UnreachableCodeReached) => {
+                format!("it trapped: wasm `unreachable` was executed (a panic in the guest); {}", first_line(&text))
+            }
+            Some(t) => format!("it trapped: {t}"),
+            None if text.contains("forcing trap when growing memory") => format!(
+                "it tried to grow its memory past the cap of {} MiB; raise --memory-limit-mb if it legitimately needs more",
+                self.limits.memory_bytes >> 20
+            ),
+            None => format!("it failed: {}", first_line(&text)),
+        };
+        let cause = match sql {
+            Some(e) => format!("{cause}; last SQL error: {e}"),
+            None => cause,
+        };
+        SandboxError::Trap {
+            revision: revision.to_string(),
+            call,
+            cause,
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn wit_version() -> &'static str {
+    WIT_PACKAGE.rsplit('@').next().unwrap_or("")
+}
+
+/// Writes a compiled artifact and its hash, each atomically, artifact first.
+fn store_cached(dir: &Path, key: &str, artifact: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let write = |name: String, bytes: &[u8]| -> std::io::Result<()> {
+        let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, dir.join(name))
+    };
+    write(format!("{key}.cwasm"), artifact)?;
+    write(format!("{key}.cwasm.blake3"), blake3::hash(artifact).to_hex().as_bytes())
+}

@@ -1,0 +1,243 @@
+//! The SQL a guest sends, proxied into the step's transaction, with a
+//! transcript hash of everything sent so a run can be proved later.
+
+use crate::codec::{self, PgValue};
+use futures_util::future::try_join_all;
+use std::fmt;
+use std::sync::Arc;
+use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+
+/// Rows per pipelined chunk of `execute-many`: large enough to hide the round
+/// trip, small enough to bound the memory of queued requests.
+const PIPELINE_CHUNK: usize = 1024;
+
+/// An error PostgreSQL (or the host on its behalf) reported for a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError {
+    /// SQLSTATE.
+    pub sqlstate: String,
+    /// Primary message.
+    pub message: String,
+    /// Optional detail.
+    pub detail: Option<String>,
+    /// Optional hint.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SQLSTATE {}: {}", self.sqlstate, self.message)?;
+        if let Some(d) = &self.detail {
+            write!(f, " (detail: {d})")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, " (hint: {h})")?;
+        }
+        Ok(())
+    }
+}
+
+impl DbError {
+    fn host(sqlstate: &str, message: impl Into<String>) -> DbError {
+        DbError {
+            sqlstate: sqlstate.to_string(),
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
+    }
+
+    fn from_pg(err: tokio_postgres::Error) -> DbError {
+        if let Some(db) = err.as_db_error() {
+            return DbError {
+                sqlstate: db.code().code().to_string(),
+                message: db.message().to_string(),
+                detail: db.detail().map(str::to_string),
+                hint: db.hint().map(str::to_string),
+            };
+        }
+        // Not from the server: a parameter that could not be encoded, or a lost connection.
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        let state = if err.is_closed() { "08006" } else { "22023" };
+        DbError::host(state, message)
+    }
+}
+
+/// A query's result: column names and types, then rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// (name, type name) per column.
+    pub columns: Vec<(String, String)>,
+    /// Row-major values.
+    pub rows: Vec<Vec<PgValue>>,
+}
+
+/// Where a guest's SQL goes.
+pub enum Backend {
+    /// A live connection, inside the transaction the runner opened.
+    Online(Arc<Client>),
+    /// No database at all: any SQL is refused (used to read `info()`).
+    Inert,
+}
+
+/// The SQL channel of one guest call.
+pub struct Session {
+    backend: Backend,
+    transcript: blake3::Hasher,
+    statements: u64,
+    last_error: Option<DbError>,
+}
+
+fn refs(params: &[PgValue]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl Session {
+    /// A session over the given backend.
+    pub fn new(backend: Backend) -> Session {
+        Session {
+            backend,
+            transcript: blake3::Hasher::new(),
+            statements: 0,
+            last_error: None,
+        }
+    }
+
+    /// blake3 of the canonical encoding of everything sent so far, lowercase hex.
+    pub fn transcript_hash(&self) -> String {
+        self.transcript.clone().finalize().to_hex().to_string()
+    }
+
+    /// Number of SQL calls the guest made.
+    pub fn statements(&self) -> u64 {
+        self.statements
+    }
+
+    /// The last error a statement returned to the guest, if any.
+    pub fn last_error(&self) -> Option<&DbError> {
+        self.last_error.as_ref()
+    }
+
+    /// Feeds one call into the transcript: a tag, the statement and every
+    /// parameter, each length-prefixed so no two call sequences collide.
+    fn record(&mut self, tag: u8, statement: &str, rows: &[&[PgValue]]) {
+        self.statements += 1;
+        let h = &mut self.transcript;
+        h.update(&[tag]);
+        h.update(&(statement.len() as u64).to_le_bytes());
+        h.update(statement.as_bytes());
+        h.update(&(rows.len() as u64).to_le_bytes());
+        for row in rows {
+            h.update(&(row.len() as u64).to_le_bytes());
+            for p in *row {
+                let text = format!("{p:?}");
+                h.update(&(text.len() as u64).to_le_bytes());
+                h.update(text.as_bytes());
+            }
+        }
+    }
+
+    fn client(&mut self) -> Result<Arc<Client>, DbError> {
+        match &self.backend {
+            Backend::Online(c) => Ok(c.clone()),
+            Backend::Inert => Err(DbError::host(
+                "0A000",
+                "SQL is not allowed here: info() must not touch the database",
+            )),
+        }
+    }
+
+    fn keep<T>(&mut self, r: Result<T, DbError>) -> Result<T, DbError> {
+        if let Err(e) = &r {
+            self.last_error = Some(e.clone());
+        }
+        r
+    }
+
+    /// Runs one statement; returns the affected row count.
+    pub async fn execute(&mut self, statement: &str, params: &[PgValue]) -> Result<u64, DbError> {
+        self.record(b'E', statement, &[params]);
+        let r = async {
+            let client = self.client()?;
+            if params.is_empty() {
+                // One round trip instead of prepare + execute.
+                let msgs = client.simple_query(statement).await.map_err(DbError::from_pg)?;
+                let mut n = 0;
+                for m in msgs {
+                    if let tokio_postgres::SimpleQueryMessage::CommandComplete(c) = m {
+                        n = c;
+                    }
+                }
+                return Ok(n);
+            }
+            client.execute(statement, &refs(params)).await.map_err(DbError::from_pg)
+        }
+        .await;
+        self.keep(r)
+    }
+
+    /// Runs one statement and returns its rows.
+    pub async fn query(&mut self, statement: &str, params: &[PgValue]) -> Result<QueryResult, DbError> {
+        self.record(b'Q', statement, &[params]);
+        let r = async {
+            let client = self.client()?;
+            let st = client.prepare(statement).await.map_err(DbError::from_pg)?;
+            let rows = client.query(&st, &refs(params)).await.map_err(DbError::from_pg)?;
+            let columns = st
+                .columns()
+                .iter()
+                .map(|c| (c.name().to_string(), codec::type_name(c.type_())))
+                .collect();
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let mut values = Vec::with_capacity(row.len());
+                for i in 0..row.len() {
+                    values.push(codec::decode_column(row, i).map_err(|e| DbError::host("0A000", e.to_string()))?);
+                }
+                out.push(values);
+            }
+            Ok(QueryResult { columns, rows: out })
+        }
+        .await;
+        self.keep(r)
+    }
+
+    /// Runs a script of statements without parameters.
+    pub async fn batch(&mut self, script: &str) -> Result<(), DbError> {
+        self.record(b'B', script, &[]);
+        let r = async {
+            let client = self.client()?;
+            client.batch_execute(script).await.map_err(DbError::from_pg)
+        }
+        .await;
+        self.keep(r)
+    }
+
+    /// Runs one statement per parameter row, pipelined; returns the total row count.
+    pub async fn execute_many(&mut self, statement: &str, rows: &[Vec<PgValue>]) -> Result<u64, DbError> {
+        let borrowed: Vec<&[PgValue]> = rows.iter().map(Vec::as_slice).collect();
+        self.record(b'M', statement, &borrowed);
+        let r = async {
+            let client = self.client()?;
+            let st = client.prepare(statement).await.map_err(DbError::from_pg)?;
+            let mut total = 0;
+            for chunk in rows.chunks(PIPELINE_CHUNK) {
+                let params: Vec<Vec<&(dyn ToSql + Sync)>> = chunk.iter().map(|r| refs(r)).collect();
+                let counts = try_join_all(params.iter().map(|p| client.execute(&st, p)))
+                    .await
+                    .map_err(DbError::from_pg)?;
+                total += counts.iter().sum::<u64>();
+            }
+            Ok(total)
+        }
+        .await;
+        self.keep(r)
+    }
+}
