@@ -81,8 +81,11 @@ pub enum CodecError {
     /// A parameter cannot be sent as the type PostgreSQL expects for it.
     #[error("cannot send {value} as {type_name}: {reason}")]
     Encode {
+        /// The value's variant and, shortened, its content.
         value: String,
+        /// The parameter's type, as [`type_name`] spells it.
         type_name: String,
+        /// What is wrong and how to fix the call.
         reason: String,
     },
     /// A result column has a type that has no `value` counterpart.
@@ -90,17 +93,30 @@ pub enum CodecError {
         "column \"{column}\" has type {type_name}, which cannot be returned to a migration; \
          cast it to text in the query (SELECT {column}::text ...)"
     )]
-    Unsupported { column: String, type_name: String },
+    Unsupported {
+        /// The column's name in the result.
+        column: String,
+        /// The column's type, as [`type_name`] spells it.
+        type_name: String,
+    },
     /// A result column's bytes are not what its type promises.
     #[error("cannot read column \"{column}\" of type {type_name}: {reason}")]
     Decode {
+        /// The column's name in the result.
         column: String,
+        /// The column's type, as [`type_name`] spells it.
         type_name: String,
+        /// What was wrong with the bytes.
         reason: String,
     },
     /// The row has no column at the requested index.
     #[error("the row has {count} columns, so there is no column {index}")]
-    NoSuchColumn { index: usize, count: usize },
+    NoSuchColumn {
+        /// The index asked for.
+        index: usize,
+        /// How many columns the row has.
+        count: usize,
+    },
 }
 
 /// PostgreSQL's name for a type: `int4`, `jsonb`, `bpchar`; arrays as `text[]`.
@@ -577,7 +593,10 @@ fn narrow_items<N: TryFrom<i64>>(
             item.map(|v| {
                 N::try_from(v).map_err(|_| {
                     // Numbered from 1, as PostgreSQL subscripts are.
-                    invalid(format!("element {} ({v}) is out of range for {type_name}", i + 1))
+                    invalid(format!(
+                        "element {} ({v}) is out of range for {type_name}",
+                        i + 1
+                    ))
                 })
             })
             .transpose()
@@ -586,10 +605,12 @@ fn narrow_items<N: TryFrom<i64>>(
 }
 
 fn parse_int(text: &str) -> Result<i64, Fail> {
-    text.trim_ascii().parse::<i64>().map_err(|e| match e.kind() {
-        IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => out_of_range("int8"),
-        _ => Fail::Syntax("not a valid integer".to_owned()),
-    })
+    text.trim_ascii()
+        .parse::<i64>()
+        .map_err(|e| match e.kind() {
+            IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => out_of_range("int8"),
+            _ => Fail::Syntax("not a valid integer".to_owned()),
+        })
 }
 
 fn parse_bool(text: &str) -> Result<bool, Fail> {
@@ -649,11 +670,20 @@ fn parse_bytea(text: &str) -> Result<Vec<u8>, Fail> {
                 bytes.push(b'\\');
                 rest = after;
             }
-            [a @ b'0'..=b'3', b @ b'0'..=b'7', c @ b'0'..=b'7', after @ ..] => {
+            [
+                a @ b'0'..=b'3',
+                b @ b'0'..=b'7',
+                c @ b'0'..=b'7',
+                after @ ..,
+            ] => {
                 bytes.push(((a - b'0') << 6) | ((b - b'0') << 3) | (c - b'0'));
                 rest = after;
             }
-            _ => return Err(syntax("a backslash must start \\x, \\\\ or a \\ooo octal escape")),
+            _ => {
+                return Err(syntax(
+                    "a backslash must start \\x, \\\\ or a \\ooo octal escape",
+                ));
+            }
         }
     }
     Ok(bytes)
@@ -682,8 +712,16 @@ fn parse_uuid(text: &str) -> Result<[u8; 16], Fail> {
     let mut pos = usize::from(braced);
     let mut uuid = [0u8; 16];
     for (i, byte) in uuid.iter_mut().enumerate() {
-        let hi = bytes.get(pos).copied().and_then(hex_value).ok_or_else(syntax)?;
-        let lo = bytes.get(pos + 1).copied().and_then(hex_value).ok_or_else(syntax)?;
+        let hi = bytes
+            .get(pos)
+            .copied()
+            .and_then(hex_value)
+            .ok_or_else(syntax)?;
+        let lo = bytes
+            .get(pos + 1)
+            .copied()
+            .and_then(hex_value)
+            .ok_or_else(syntax)?;
         *byte = hi << 4 | lo;
         pos += 2;
         if i % 2 == 1 && i < 15 && bytes.get(pos) == Some(&b'-') {
@@ -966,7 +1004,9 @@ fn parse_timestamp(text: &str) -> Result<Stamp, Fail> {
                 .to_owned(),
         )
     })?;
-    Ok(Extended::Finite(stamp.ok_or_else(|| invalid("timestamp out of range"))?))
+    Ok(Extended::Finite(
+        stamp.ok_or_else(|| invalid("timestamp out of range"))?,
+    ))
 }
 
 /// The outer `None` is a syntax error, the inner one a value too far out to count.
@@ -1014,7 +1054,11 @@ fn format_date(days: i32) -> String {
 /// place the suffix where PostgreSQL does: at the very end.
 fn push_ymd(s: &mut String, days: i64) -> bool {
     let (year, month, day) = civil_from_days(days);
-    let (year, bc) = if year <= 0 { (1 - year, true) } else { (year, false) };
+    let (year, bc) = if year <= 0 {
+        (1 - year, true)
+    } else {
+        (year, false)
+    };
     let _ = write!(s, "{year:04}-{month:02}-{day:02}");
     bc
 }
@@ -1022,7 +1066,13 @@ fn push_ymd(s: &mut String, days: i64) -> bool {
 fn push_time(s: &mut String, micros: i64) {
     let secs = micros / USECS_PER_SEC;
     let fraction = micros % USECS_PER_SEC;
-    let _ = write!(s, "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    let _ = write!(
+        s,
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
     if fraction != 0 {
         let digits = format!("{fraction:06}");
         s.push('.');
@@ -1222,7 +1272,11 @@ impl Numeric {
             return Ok(Numeric::special(NUMERIC_NAN));
         }
         if v.is_infinite() {
-            return Ok(Numeric::special(if v > 0.0 { NUMERIC_PINF } else { NUMERIC_NINF }));
+            return Ok(Numeric::special(if v > 0.0 {
+                NUMERIC_PINF
+            } else {
+                NUMERIC_NINF
+            }));
         }
         let scientific = format!("{:.*e}", significant - 1, v);
         let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
@@ -1237,7 +1291,12 @@ impl Numeric {
     }
 
     /// Builds a numeric from decimal digits with `point` of them before the decimal point.
-    fn from_digits(negative: bool, decimal: &[u8], point: i64, dscale: u16) -> Result<Numeric, Fail> {
+    fn from_digits(
+        negative: bool,
+        decimal: &[u8],
+        point: i64,
+        dscale: u16,
+    ) -> Result<Numeric, Fail> {
         let first = decimal.iter().position(|&d| d != b'0');
         let last = decimal.iter().rposition(|&d| d != b'0');
         let (Some(first), Some(last)) = (first, last) else {
@@ -1267,7 +1326,8 @@ impl Numeric {
                 })
             })
             .collect();
-        let weight = i16::try_from(weight).map_err(|_| invalid("value overflows numeric format"))?;
+        let weight =
+            i16::try_from(weight).map_err(|_| invalid("value overflows numeric format"))?;
         if i16::try_from(digits.len()).is_err() {
             return Err(invalid("value overflows numeric format"));
         }
@@ -1302,9 +1362,20 @@ impl Numeric {
         let dscale = u16::from_be_bytes(field(6)?);
         let ndigits = usize::try_from(ndigits).map_err(|_| "negative numeric digit count")?;
         if raw.len() != 8 + 2 * ndigits {
-            return Err(format!("numeric of {ndigits} digits has {} bytes", raw.len()));
+            return Err(format!(
+                "numeric of {ndigits} digits has {} bytes",
+                raw.len()
+            ));
         }
-        if ![NUMERIC_POS, NUMERIC_NEG, NUMERIC_NAN, NUMERIC_PINF, NUMERIC_NINF].contains(&sign) {
+        if ![
+            NUMERIC_POS,
+            NUMERIC_NEG,
+            NUMERIC_NAN,
+            NUMERIC_PINF,
+            NUMERIC_NINF,
+        ]
+        .contains(&sign)
+        {
             return Err(format!("unknown numeric sign {sign:#06x}"));
         }
         let digits = (0..ndigits)
@@ -1344,7 +1415,11 @@ impl Numeric {
             let digit = self.digits.get(k as usize).copied().unwrap_or(0);
             acc * 10_000 + i128::from(digit)
         });
-        let value = if self.sign == NUMERIC_NEG { -magnitude } else { magnitude };
+        let value = if self.sign == NUMERIC_NEG {
+            -magnitude
+        } else {
+            magnitude
+        };
         i64::try_from(value).map_err(|_| out_of_range("int8"))
     }
 
@@ -1353,7 +1428,12 @@ impl Numeric {
             .to_string()
             .parse()
             .map_err(|_| invalid(format!("cannot convert to {type_name}")))?;
-        check_float_range(value, !self.is_special(), !self.digits.is_empty(), type_name)
+        check_float_range(
+            value,
+            !self.is_special(),
+            !self.digits.is_empty(),
+            type_name,
+        )
     }
 }
 
@@ -1365,7 +1445,11 @@ fn parse_numeric(text: &str) -> Result<Numeric, Fail> {
         return Ok(Numeric::special(NUMERIC_NAN));
     }
     if unsigned.eq_ignore_ascii_case("infinity") || unsigned.eq_ignore_ascii_case("inf") {
-        return Ok(Numeric::special(if negative { NUMERIC_NINF } else { NUMERIC_PINF }));
+        return Ok(Numeric::special(if negative {
+            NUMERIC_NINF
+        } else {
+            NUMERIC_PINF
+        }));
     }
     let parts = scan_decimal(s).ok_or_else(|| {
         Fail::Syntax(
@@ -1570,9 +1654,18 @@ mod tests {
         assert_eq!(days_from_civil(2001, 1, 1), 366);
         assert_eq!(days_from_civil(1970, 1, 1), -10_957);
         assert_eq!(days_from_civil(2024, 2, 29), 8_825);
-        assert_eq!(days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28), 1);
-        assert_eq!(days_from_civil(2100, 3, 1) - days_from_civil(2100, 2, 28), 1);
-        assert_eq!(days_from_civil(2400, 3, 1) - days_from_civil(2400, 2, 28), 2);
+        assert_eq!(
+            days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28),
+            1
+        );
+        assert_eq!(
+            days_from_civil(2100, 3, 1) - days_from_civil(2100, 2, 28),
+            1
+        );
+        assert_eq!(
+            days_from_civil(2400, 3, 1) - days_from_civil(2400, 2, 28),
+            2
+        );
         assert_eq!(civil_from_days(-10_957), (1970, 1, 1));
         assert_eq!(civil_from_days(8_825), (2024, 2, 29));
         assert_eq!(civil_from_days(-1), (1999, 12, 31));
@@ -1617,14 +1710,28 @@ mod tests {
             parse_date("0044-03-15 BC").unwrap(),
             Extended::Finite(days_from_civil(-43, 3, 15) as i32)
         );
-        for bad in ["2024-13-01", "2024-00-10", "2024-01-32", "24-01-01", "2024/01/01", "", "x"] {
+        for bad in [
+            "2024-13-01",
+            "2024-00-10",
+            "2024-01-32",
+            "24-01-01",
+            "2024/01/01",
+            "",
+            "x",
+        ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
         assert_eq!(format_date(0), "2000-01-01");
         assert_eq!(format_date(i32::MAX), "infinity");
         assert_eq!(format_date(i32::MIN), "-infinity");
-        assert_eq!(format_date(days_from_civil(-43, 3, 15) as i32), "0044-03-15 BC");
-        assert_eq!(format_date(days_from_civil(10_000, 1, 1) as i32), "10000-01-01");
+        assert_eq!(
+            format_date(days_from_civil(-43, 3, 15) as i32),
+            "0044-03-15 BC"
+        );
+        assert_eq!(
+            format_date(days_from_civil(10_000, 1, 1) as i32),
+            "10000-01-01"
+        );
         assert_eq!(ymd(days_from_civil(1, 1, 1)), "0001-01-01");
     }
 
@@ -1683,7 +1790,9 @@ mod tests {
 
     #[test]
     fn numeric_rejects_malformed_and_oversized_input() {
-        for bad in ["", "-", ".", "1e", "1e+", "abc", "1.2.3", "--1", "+NaN", "1 2", "0x10"] {
+        for bad in [
+            "", "-", ".", "1e", "1e+", "abc", "1.2.3", "--1", "+NaN", "1 2", "0x10",
+        ] {
             assert!(parse_numeric(bad).is_err(), "{bad:?}");
         }
         assert!(parse_numeric("1e1001").is_err());
@@ -1703,17 +1812,53 @@ mod tests {
         assert_eq!(parse_numeric("1e5").unwrap().to_integer().unwrap(), 100_000);
         assert_eq!(parse_numeric("-12.000").unwrap().to_integer().unwrap(), -12);
         assert_eq!(
-            parse_numeric("-9223372036854775808").unwrap().to_integer().unwrap(),
+            parse_numeric("-9223372036854775808")
+                .unwrap()
+                .to_integer()
+                .unwrap(),
             i64::MIN
         );
-        assert!(parse_numeric("9223372036854775808").unwrap().to_integer().is_err());
+        assert!(
+            parse_numeric("9223372036854775808")
+                .unwrap()
+                .to_integer()
+                .is_err()
+        );
         assert!(parse_numeric("1.5").unwrap().to_integer().is_err());
         assert!(parse_numeric("NaN").unwrap().to_integer().is_err());
-        assert_eq!(parse_numeric("0.1").unwrap().to_float::<f64>("float8").unwrap(), 0.1);
-        assert_eq!(parse_numeric("0.1").unwrap().to_float::<f32>("float4").unwrap(), 0.1);
-        assert!(parse_numeric("1e400").unwrap().to_float::<f64>("float8").is_err());
-        assert!(parse_numeric("1e-400").unwrap().to_float::<f64>("float8").is_err());
-        assert!(parse_numeric("NaN").unwrap().to_float::<f64>("float8").unwrap().is_nan());
+        assert_eq!(
+            parse_numeric("0.1")
+                .unwrap()
+                .to_float::<f64>("float8")
+                .unwrap(),
+            0.1
+        );
+        assert_eq!(
+            parse_numeric("0.1")
+                .unwrap()
+                .to_float::<f32>("float4")
+                .unwrap(),
+            0.1
+        );
+        assert!(
+            parse_numeric("1e400")
+                .unwrap()
+                .to_float::<f64>("float8")
+                .is_err()
+        );
+        assert!(
+            parse_numeric("1e-400")
+                .unwrap()
+                .to_float::<f64>("float8")
+                .is_err()
+        );
+        assert!(
+            parse_numeric("NaN")
+                .unwrap()
+                .to_float::<f64>("float8")
+                .unwrap()
+                .is_nan()
+        );
     }
 
     #[test]
@@ -1726,7 +1871,10 @@ mod tests {
         assert_eq!(render(-2.5, FLOAT8_DIGITS), "-2.5");
         assert_eq!(render(-0.0, FLOAT8_DIGITS), "0");
         assert_eq!(render(f64::from(0.1f32), FLOAT4_DIGITS), "0.1");
-        assert_eq!(render(f64::from(123_456_789.123f32), FLOAT4_DIGITS), "123457000");
+        assert_eq!(
+            render(f64::from(123_456_789.123f32), FLOAT4_DIGITS),
+            "123457000"
+        );
         assert_eq!(render(f64::NAN, FLOAT8_DIGITS), "NaN");
         assert_eq!(render(f64::NEG_INFINITY, FLOAT8_DIGITS), "-Infinity");
     }
@@ -1742,7 +1890,15 @@ mod tests {
         assert_eq!(parse_time("00:00:00.0000015").unwrap(), 2);
         assert_eq!(parse_time("00:00:00.00000051").unwrap(), 1);
         assert_eq!(parse_time("23:59:59.9999999").unwrap(), USECS_PER_DAY);
-        for bad in ["24:00:01", "12:60:00", "1:2:3", "12", "12:00:00.", "noon", "12:00+02"] {
+        for bad in [
+            "24:00:01",
+            "12:60:00",
+            "1:2:3",
+            "12",
+            "12:00:00.",
+            "noon",
+            "12:00+02",
+        ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
         assert_eq!(format_time(0), "00:00:00");
@@ -1762,10 +1918,16 @@ mod tests {
         assert_eq!(at("2000-01-01 09:00:00-03").instant().unwrap(), noon);
         assert_eq!(at("2000-01-01 12:00:00 UTC").instant().unwrap(), noon);
         assert_eq!(at("2000-01-01 12:00:00").instant().unwrap(), noon);
-        assert_eq!(at("2000-01-01T14:00:00+02:00").wall(), noon + 2 * 3600 * USECS_PER_SEC);
+        assert_eq!(
+            at("2000-01-01T14:00:00+02:00").wall(),
+            noon + 2 * 3600 * USECS_PER_SEC
+        );
         assert_eq!(at("2000-01-02").wall(), USECS_PER_DAY);
         assert_eq!(at("1999-12-31 23:59:59.999999").wall(), -1);
-        assert_eq!(at("2000-01-01 00:00:00+01").instant().unwrap(), -3600 * USECS_PER_SEC);
+        assert_eq!(
+            at("2000-01-01 00:00:00+01").instant().unwrap(),
+            -3600 * USECS_PER_SEC
+        );
         assert_eq!(at("infinity").wall(), i64::MAX);
         assert_eq!(at("-infinity").instant().unwrap(), i64::MIN);
         assert_eq!(at("epoch").wall(), -10_957 * USECS_PER_DAY);
@@ -1787,14 +1949,20 @@ mod tests {
     fn timestamps_format_like_postgres() {
         let micros = days_from_civil(2024, 2, 29) * USECS_PER_DAY + 3_723_450_000;
         assert_eq!(format_timestamp(micros, false), "2024-02-29 01:02:03.45");
-        assert_eq!(format_timestamp(micros, true), "2024-02-29T01:02:03.45+00:00");
+        assert_eq!(
+            format_timestamp(micros, true),
+            "2024-02-29T01:02:03.45+00:00"
+        );
         assert_eq!(format_timestamp(-1, false), "1999-12-31 23:59:59.999999");
         assert_eq!(format_timestamp(0, true), "2000-01-01T00:00:00+00:00");
         assert_eq!(format_timestamp(i64::MAX, true), "infinity");
         assert_eq!(format_timestamp(i64::MIN, false), "-infinity");
         let bc = days_from_civil(-43, 3, 15) * USECS_PER_DAY;
         assert_eq!(format_timestamp(bc, true), "0044-03-15T00:00:00+00:00 BC");
-        assert_eq!(parse_timestamp("0044-03-15 00:00:00 BC").unwrap().wall(), bc);
+        assert_eq!(
+            parse_timestamp("0044-03-15 00:00:00 BC").unwrap().wall(),
+            bc
+        );
     }
 
     #[test]
@@ -1841,7 +2009,10 @@ mod tests {
         assert_eq!(format_char(0o351), "\\351");
         assert_eq!(format_char(b'x'), "x");
         assert_eq!(format_char(0), "");
-        assert_eq!(parse_bytea("\\xDEad be ef").unwrap(), [0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(
+            parse_bytea("\\xDEad be ef").unwrap(),
+            [0xde, 0xad, 0xbe, 0xef]
+        );
         assert_eq!(parse_bytea("a\\\\b\\000").unwrap(), b"a\\b\0");
         assert!(parse_bytea("\\xabc").is_err());
         assert!(parse_bytea("\\q").is_err());
@@ -1851,7 +2022,11 @@ mod tests {
     fn floats_parse_with_postgres_range_checks() {
         assert_eq!(parse_float::<f64>(" 1.5e3 ", "float8").unwrap(), 1500.0);
         assert_eq!(parse_float::<f64>("-.5", "float8").unwrap(), -0.5);
-        assert!(parse_float::<f64>("-Infinity", "float8").unwrap().is_infinite());
+        assert!(
+            parse_float::<f64>("-Infinity", "float8")
+                .unwrap()
+                .is_infinite()
+        );
         assert!(parse_float::<f32>("NaN", "float4").unwrap().is_nan());
         assert!(parse_float::<f32>("1e39", "float4").is_err());
         assert!(parse_float::<f32>("1e-50", "float4").is_err());
@@ -1867,17 +2042,32 @@ mod tests {
         assert_eq!(encode(&PgValue::Int8(7), &Type::INT2).unwrap(), [0, 7]);
         assert_eq!(encode(&PgValue::Int2(-1), &Type::INT8).unwrap(), [0xff; 8]);
         assert_eq!(encode(&PgValue::Int4(1), &Type::OID).unwrap(), [0, 0, 0, 1]);
-        assert_eq!(encode(&PgValue::Text("t".into()), &Type::BOOL).unwrap(), [1]);
-        assert_eq!(encode(&PgValue::Text("42".into()), &Type::INT4).unwrap(), [0, 0, 0, 42]);
-        assert_eq!(encode(&PgValue::Json("{}".into()), &Type::JSONB).unwrap(), b"\x01{}");
-        assert_eq!(encode(&PgValue::Jsonb("[]".into()), &Type::JSON).unwrap(), b"[]");
+        assert_eq!(
+            encode(&PgValue::Text("t".into()), &Type::BOOL).unwrap(),
+            [1]
+        );
+        assert_eq!(
+            encode(&PgValue::Text("42".into()), &Type::INT4).unwrap(),
+            [0, 0, 0, 42]
+        );
+        assert_eq!(
+            encode(&PgValue::Json("{}".into()), &Type::JSONB).unwrap(),
+            b"\x01{}"
+        );
+        assert_eq!(
+            encode(&PgValue::Jsonb("[]".into()), &Type::JSON).unwrap(),
+            b"[]"
+        );
         assert_eq!(
             encode(&PgValue::Date("2000-01-02".into()), &Type::TIMESTAMP).unwrap(),
             USECS_PER_DAY.to_be_bytes()
         );
         assert_eq!(
-            encode(&PgValue::Timestamptz("2000-01-01T02:00:00+02:00".into()), &Type::TIMESTAMP)
-                .unwrap(),
+            encode(
+                &PgValue::Timestamptz("2000-01-01T02:00:00+02:00".into()),
+                &Type::TIMESTAMP
+            )
+            .unwrap(),
             0i64.to_be_bytes()
         );
         assert_eq!(
@@ -1885,8 +2075,11 @@ mod tests {
             12i16.to_be_bytes()
         );
         assert_eq!(
-            encode(&PgValue::Uuid("A0EEBC999C0B4EF8BB6D6BB9BD380A11".into()), &Type::TEXT)
-                .unwrap(),
+            encode(
+                &PgValue::Uuid("A0EEBC999C0B4EF8BB6D6BB9BD380A11".into()),
+                &Type::TEXT
+            )
+            .unwrap(),
             b"A0EEBC999C0B4EF8BB6D6BB9BD380A11"
         );
         assert!(encode(&PgValue::Int8Array(vec![Some(1), None]), &Type::INT2_ARRAY).is_ok());
@@ -1912,9 +2105,15 @@ mod tests {
         let err = encode(&PgValue::Bytea(vec![1, 2]), &Type::INTERVAL).unwrap_err();
         assert!(err.contains("bytea value of 2 bytes as interval"), "{err}");
         assert!(err.contains("$1::text::interval"), "{err}");
-        let err = encode(&PgValue::Int8Array(vec![Some(1), Some(70_000)]), &Type::INT2_ARRAY)
-            .unwrap_err();
-        assert!(err.contains("element 2 (70000) is out of range for int2"), "{err}");
+        let err = encode(
+            &PgValue::Int8Array(vec![Some(1), Some(70_000)]),
+            &Type::INT2_ARRAY,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("element 2 (70000) is out of range for int2"),
+            "{err}"
+        );
         let err = encode(&PgValue::Numeric("1.5".into()), &Type::INT4).unwrap_err();
         assert!(err.contains("fractional part"), "{err}");
         let err = encode(&PgValue::Text("x".repeat(100)), &Type::DATE).unwrap_err();
@@ -1926,7 +2125,9 @@ mod tests {
     #[test]
     fn encode_errors_are_codec_errors() {
         let mut out = BytesMut::new();
-        let err = PgValue::Boolean(true).to_sql_checked(&Type::INT4, &mut out).unwrap_err();
+        let Err(err) = PgValue::Boolean(true).to_sql_checked(&Type::INT4, &mut out) else {
+            panic!("a boolean was encoded as int4");
+        };
         assert!(matches!(
             err.downcast_ref::<CodecError>(),
             Some(CodecError::Encode { type_name, .. }) if type_name == "int4"
@@ -1943,13 +2144,28 @@ mod tests {
         assert_eq!(decode(&Type::OID, &[0xff; 4]), PgValue::Int8(4_294_967_295));
         assert_eq!(decode(&Type::CHAR, b"q"), PgValue::Text("q".into()));
         assert_eq!(decode(&Type::JSONB, b"\x01{}"), PgValue::Jsonb("{}".into()));
-        assert_eq!(decode(&Type::DATE, &i32::MAX.to_be_bytes()), PgValue::Date("infinity".into()));
+        assert_eq!(
+            decode(&Type::DATE, &i32::MAX.to_be_bytes()),
+            PgValue::Date("infinity".into())
+        );
         let mut out = BytesMut::new();
         parse_numeric("-0.5").unwrap().write(&mut out);
-        assert_eq!(decode(&Type::NUMERIC, &out), PgValue::Numeric("-0.5".into()));
-        assert!(matches!(decode_raw(&Type::INTERVAL, &[]), Err(DecodeFail::Unsupported)));
-        assert!(matches!(decode_raw(&Type::INT4, &[0; 3]), Err(DecodeFail::Invalid(_))));
-        assert!(matches!(decode_raw(&Type::JSONB, b"\x02{}"), Err(DecodeFail::Invalid(_))));
+        assert_eq!(
+            decode(&Type::NUMERIC, &out),
+            PgValue::Numeric("-0.5".into())
+        );
+        assert!(matches!(
+            decode_raw(&Type::INTERVAL, &[]),
+            Err(DecodeFail::Unsupported)
+        ));
+        assert!(matches!(
+            decode_raw(&Type::INT4, &[0; 3]),
+            Err(DecodeFail::Invalid(_))
+        ));
+        assert!(matches!(
+            decode_raw(&Type::JSONB, b"\x02{}"),
+            Err(DecodeFail::Invalid(_))
+        ));
     }
 
     #[test]
@@ -1974,6 +2190,9 @@ mod tests {
              cast it to text in the query (SELECT span::text ...)"
         );
         let missing = CodecError::NoSuchColumn { index: 3, count: 2 };
-        assert_eq!(missing.to_string(), "the row has 2 columns, so there is no column 3");
+        assert_eq!(
+            missing.to_string(),
+            "the row has 2 columns, so there is no column 3"
+        );
     }
 }

@@ -77,14 +77,17 @@ fn cargo(project: &Path, args: &[&str], capture: bool) -> Result<Vec<u8>, BuildE
     let what = format!("cargo {} (in {})", args.join(" "), project.display());
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.args(args).current_dir(project);
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", reproducible_rustflags(project));
     if !capture {
-        cmd.stdout(std::process::Stdio::inherit()).stderr(std::process::Stdio::inherit());
+        cmd.stdout(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit());
         let status = cmd.status().map_err(|e| BuildError::Cargo {
             what: what.clone(),
             detail: format!("{e}; is cargo (rustup) installed?"),
         })?;
         if !status.success() {
-            let hint = format!("{status}; if the target is missing: rustup target add {GUEST_TARGET}");
+            let hint =
+                format!("{status}; if the target is missing: rustup target add {GUEST_TARGET}");
             return Err(BuildError::Cargo { what, detail: hint });
         }
         return Ok(Vec::new());
@@ -102,9 +105,34 @@ fn cargo(project: &Path, args: &[&str], capture: bool) -> Result<Vec<u8>, BuildE
     Ok(out.stdout)
 }
 
+/// Flags that keep machine-specific paths out of the guests: panic locations
+/// embed source paths, so the same sources in another checkout or cargo home
+/// would otherwise give other bytes and another blake3.
+fn reproducible_rustflags(project: &Path) -> String {
+    let mut flags = Vec::new();
+    let root = project
+        .canonicalize()
+        .unwrap_or_else(|_| project.to_path_buf());
+    // The project's parent holds path dependencies such as ../guest-sdk.
+    if let Some(parent) = root.parent() {
+        flags.push(format!("--remap-path-prefix={}=/src", parent.display()));
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = cargo_home {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+    flags.join("\x1f")
+}
+
 /// Lists the cdylib crates of the project's workspace and its target directory.
 fn guest_crates(project: &Path) -> Result<(Vec<GuestCrate>, PathBuf), BuildError> {
-    let out = cargo(project, &["metadata", "--no-deps", "--format-version", "1"], true)?;
+    let out = cargo(
+        project,
+        &["metadata", "--no-deps", "--format-version", "1"],
+        true,
+    )?;
     let meta: serde_json::Value = serde_json::from_slice(&out).map_err(|e| BuildError::Cargo {
         what: "cargo metadata".into(),
         detail: e.to_string(),
@@ -113,7 +141,9 @@ fn guest_crates(project: &Path) -> Result<(Vec<GuestCrate>, PathBuf), BuildError
     let root = project.canonicalize().map_err(io(project))?;
     let mut crates = Vec::new();
     for pkg in meta["packages"].as_array().into_iter().flatten() {
-        let Some(manifest) = pkg["manifest_path"].as_str() else { continue };
+        let Some(manifest) = pkg["manifest_path"].as_str() else {
+            continue;
+        };
         let lib = pkg["targets"].as_array().into_iter().flatten().find(|t| {
             t["crate_types"]
                 .as_array()
@@ -142,7 +172,11 @@ pub fn encode(core: &[u8]) -> Result<Vec<u8>, String> {
 /// Builds every revision crate and writes (or, with `check`, compares) the lock.
 pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Lock, BuildError> {
     let (crates, target_dir) = guest_crates(project)?;
-    cargo(project, &["build", "--release", "--target", GUEST_TARGET], false)?;
+    cargo(
+        project,
+        &["build", "--release", "--target", GUEST_TARGET],
+        false,
+    )?;
     let out_dir = project.join(COMPONENTS_DIR);
     if !check {
         std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
@@ -153,7 +187,10 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
         .ok()
         .and_then(|t| Lock::parse(&t, &project.join(LOCK_FILE)).ok());
     for c in &crates {
-        let module = target_dir.join(GUEST_TARGET).join("release").join(format!("{}.wasm", c.lib));
+        let module = target_dir
+            .join(GUEST_TARGET)
+            .join("release")
+            .join(format!("{}.wasm", c.lib));
         let core = std::fs::read(&module).map_err(io(&module))?;
         let component = encode(&core).map_err(|detail| BuildError::Encode {
             crate_dir: c.dir.clone(),
@@ -171,7 +208,10 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
         if check {
             match old.as_ref().and_then(|l| l.get(&info.id)) {
                 Some(locked) if locked.blake3 == hash => {}
-                Some(locked) => differs.push(format!("{} built {hash}, locked {}", info.id, locked.blake3)),
+                Some(locked) => differs.push(format!(
+                    "{} built {hash}, locked {}",
+                    info.id, locked.blake3
+                )),
                 None => differs.push(format!("{} is not in the lock", info.id)),
             }
         } else {
@@ -194,11 +234,14 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
     match graph_of(&lock) {
         Ok(graph) => {
             let order: Vec<String> = graph.topological().map(|r| r.id.clone()).collect();
-            lock.revisions.sort_by_key(|r| order.iter().position(|id| *id == r.id));
+            lock.revisions
+                .sort_by_key(|r| order.iter().position(|id| *id == r.id));
         }
         // Revisions that extend another project (test fixtures, packages) are
         // locked on their own and only form a graph once merged into it.
-        Err(crate::graph::GraphError::Missing { revision, missing, .. }) => eprintln!(
+        Err(crate::graph::GraphError::Missing {
+            revision, missing, ..
+        }) => eprintln!(
             "warning: revision {revision} builds on {missing}, which is not in this project; this lock is usable only merged into a project that has it"
         ),
         Err(e) => return Err(e.into()),

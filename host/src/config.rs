@@ -20,7 +20,9 @@ const APP_VARS: [&str; 5] = [
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The URL does not parse.
-    #[error("the database URL from {origin} is not valid ({detail}); expected postgresql://user:password@host:port/dbname")]
+    #[error(
+        "the database URL from {origin} is not valid ({detail}); expected postgresql://user:password@host:port/dbname"
+    )]
     BadUrl {
         /// Where it came from.
         origin: String,
@@ -28,7 +30,9 @@ pub enum ConfigError {
         detail: String,
     },
     /// The connection failed.
-    #[error("cannot connect to the database from {origin} ({target}): {detail}; check that the server runs and the URL is right")]
+    #[error(
+        "cannot connect to the database from {origin} ({target}): {detail}; check that the server runs and the URL is right"
+    )]
     Connect {
         /// Where the URL came from.
         origin: String,
@@ -74,7 +78,9 @@ pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -92,7 +98,10 @@ fn from_app_vars(get: &dyn Fn(&str) -> Option<String>) -> Option<String> {
         Some(p) => format!("{}:{}", percent_encode(&user), percent_encode(&p)),
         None => percent_encode(&user),
     };
-    Some(format!("postgresql://{auth}@{host}:{port}/{}", percent_encode(&db)))
+    Some(format!(
+        "postgresql://{auth}@{host}:{port}/{}",
+        percent_encode(&db)
+    ))
 }
 
 /// Picks the configured database, if any; `env` reads the process environment
@@ -135,10 +144,12 @@ pub fn parse(url: &str, origin: &str) -> Result<tokio_postgres::Config, ConfigEr
             text = format!("{}{}", scheme.trim_end_matches('+'), &rest[pos..]);
         }
     }
-    let mut cfg: tokio_postgres::Config = text.parse().map_err(|e: tokio_postgres::Error| ConfigError::BadUrl {
-        origin: origin.to_string(),
-        detail: e.to_string(),
-    })?;
+    let mut cfg: tokio_postgres::Config =
+        text.parse()
+            .map_err(|e: tokio_postgres::Error| ConfigError::BadUrl {
+                origin: origin.to_string(),
+                detail: e.to_string(),
+            })?;
     if cfg.get_application_name().is_none() {
         cfg.application_name(format!("host {}", crate::VERSION));
     }
@@ -168,7 +179,10 @@ pub fn describe_target(cfg: &tokio_postgres::Config) -> String {
 }
 
 /// Connects and drives the connection on the current runtime.
-pub async fn connect(cfg: &tokio_postgres::Config, origin: &str) -> Result<Arc<Client>, ConfigError> {
+pub async fn connect(
+    cfg: &tokio_postgres::Config,
+    origin: &str,
+) -> Result<Arc<Client>, ConfigError> {
     let (client, connection) = cfg.connect(NoTls).await.map_err(|e| ConfigError::Connect {
         origin: origin.to_string(),
         target: describe_target(cfg),
@@ -186,7 +200,10 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -194,12 +211,24 @@ mod tests {
     fn precedence_flag_env_app_vars_dotenv() {
         let none = HashMap::new();
         let env = env_of(&[("DATABASE_URL", "postgresql://a/b")]);
-        assert_eq!(resolve(Some("x"), &env, &none).unwrap().origin, "--database-url");
+        assert_eq!(
+            resolve(Some("x"), &env, &none).unwrap().origin,
+            "--database-url"
+        );
         assert_eq!(resolve(None, &env, &none).unwrap().url, "postgresql://a/b");
-        let env = env_of(&[("APP_DATABASE__HOST", "db"), ("APP_DATABASE__PASSWORD", "p@ss")]);
-        assert_eq!(resolve(None, &env, &none).unwrap().url, "postgresql://postgres:p%40ss@db:5432/postgres");
+        let env = env_of(&[
+            ("APP_DATABASE__HOST", "db"),
+            ("APP_DATABASE__PASSWORD", "p@ss"),
+        ]);
+        assert_eq!(
+            resolve(None, &env, &none).unwrap().url,
+            "postgresql://postgres:p%40ss@db:5432/postgres"
+        );
         let dotenv = parse_dotenv("# comment\nexport DATABASE_URL=\"postgresql://u@h/d\"\n");
-        assert_eq!(resolve(None, &env_of(&[]), &dotenv).unwrap().origin, ".env DATABASE_URL");
+        assert_eq!(
+            resolve(None, &env_of(&[]), &dotenv).unwrap().origin,
+            ".env DATABASE_URL"
+        );
         assert!(resolve(None, &env_of(&[("DATABASE_URL", "")]), &none).is_none());
     }
 
@@ -210,7 +239,10 @@ mod tests {
         assert_eq!(cfg.get_ports(), &[5433]);
         assert!(describe_target(&cfg).contains("taskman"));
         assert!(!describe_target(&cfg).contains(":p"));
-        assert!(matches!(parse("postgresql://h:notaport/d", "t"), Err(ConfigError::BadUrl { .. })));
+        assert!(matches!(
+            parse("postgresql://h:notaport/d", "t"),
+            Err(ConfigError::BadUrl { .. })
+        ));
     }
 
     #[test]

@@ -76,7 +76,10 @@ pub struct Graph {
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && !id.chars().any(|c| matches!(c, '@' | '-' | '+' | ':') || c.is_whitespace())
+    !id.is_empty()
+        && !id
+            .chars()
+            .any(|c| matches!(c, '@' | '-' | '+' | ':') || c.is_whitespace())
 }
 
 impl Graph {
@@ -107,7 +110,11 @@ impl Graph {
         let mut children = vec![Vec::new(); n];
         let mut dependents = vec![Vec::new(); n];
         for (i, r) in revs.iter().enumerate() {
-            let edges = r.parents.iter().map(|p| (p, "parent")).chain(r.depends_on.iter().map(|d| (d, "dependency")));
+            let edges = r
+                .parents
+                .iter()
+                .map(|p| (p, "parent"))
+                .chain(r.depends_on.iter().map(|d| (d, "dependency")));
             for (target, edge) in edges {
                 if *target == r.id {
                     return Err(GraphError::SelfReference(r.id.clone()));
@@ -173,7 +180,10 @@ impl Graph {
         loop {
             let next = self.needs(cur).find(|&p| pending[p] > 0).unwrap_or(start);
             if let Some(pos) = path.iter().position(|&x| x == next) {
-                let mut cycle: Vec<String> = path[pos..].iter().map(|&i| self.revs[i].id.clone()).collect();
+                let mut cycle: Vec<String> = path[pos..]
+                    .iter()
+                    .map(|&i| self.revs[i].id.clone())
+                    .collect();
                 cycle.push(self.revs[next].id.clone());
                 return cycle;
             }
@@ -354,7 +364,11 @@ pub(crate) mod tests {
                 let mut parts = s.split(':');
                 let id = parts.next().unwrap().to_string();
                 let list = |p: Option<&str>| -> Vec<String> {
-                    p.unwrap_or("").split(',').filter(|x| !x.is_empty()).map(String::from).collect()
+                    p.unwrap_or("")
+                        .split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(String::from)
+                        .collect()
                 };
                 let parents = list(parts.next());
                 let depends_on = list(parts.next());
@@ -403,16 +417,37 @@ pub(crate) mod tests {
 
     #[test]
     fn rejects_invalid_graphs() {
-        assert_eq!(graph(&["a", "a"]).unwrap_err(), GraphError::Duplicate("a".into()));
-        assert_eq!(graph(&["a-1"]).unwrap_err(), GraphError::InvalidId("a-1".into()));
-        assert_eq!(graph(&["a:a"]).unwrap_err(), GraphError::SelfReference("a".into()));
-        assert!(matches!(graph(&["a:zz"]).unwrap_err(), GraphError::Missing { edge: "parent", .. }));
-        assert!(matches!(graph(&["a::zz"]).unwrap_err(), GraphError::Missing { edge: "dependency", .. }));
+        assert_eq!(
+            graph(&["a", "a"]).unwrap_err(),
+            GraphError::Duplicate("a".into())
+        );
+        assert_eq!(
+            graph(&["a-1"]).unwrap_err(),
+            GraphError::InvalidId("a-1".into())
+        );
+        assert_eq!(
+            graph(&["a:a"]).unwrap_err(),
+            GraphError::SelfReference("a".into())
+        );
+        assert!(matches!(
+            graph(&["a:zz"]).unwrap_err(),
+            GraphError::Missing { edge: "parent", .. }
+        ));
+        assert!(matches!(
+            graph(&["a::zz"]).unwrap_err(),
+            GraphError::Missing {
+                edge: "dependency",
+                ..
+            }
+        ));
         let GraphError::Cycle(c) = graph(&["a:c", "b:a", "c:b"]).unwrap_err() else {
             panic!("expected a cycle")
         };
         assert_eq!(c.len(), 4);
-        assert!(matches!(graph(&["a", "b:a:c", "c::b"]).unwrap_err(), GraphError::Cycle(_)));
+        assert!(matches!(
+            graph(&["a", "b:a:c", "c::b"]).unwrap_err(),
+            GraphError::Cycle(_)
+        ));
     }
 
     #[test]
@@ -427,17 +462,34 @@ pub(crate) mod tests {
                 message: String::new(),
             });
         }
-        assert!(matches!(Graph::new(revs).unwrap_err(), GraphError::DuplicateLabel { .. }));
+        assert!(matches!(
+            Graph::new(revs).unwrap_err(),
+            GraphError::DuplicateLabel { .. }
+        ));
     }
 
     #[test]
     fn resolves_prefixes_like_alembic() {
-        let g = graph(&["ae1027a6acf", "27c6a30d7c24:ae1027a6acf", "27c6b0000000:ae1027a6acf"]).unwrap();
+        let g = graph(&[
+            "ae1027a6acf",
+            "27c6a30d7c24:ae1027a6acf",
+            "27c6b0000000:ae1027a6acf",
+        ])
+        .unwrap();
         assert_eq!(g.resolve("ae1027a6acf").unwrap(), "ae1027a6acf");
         assert_eq!(g.resolve("ae10").unwrap(), "ae1027a6acf");
-        assert!(matches!(g.resolve("ae1"), Err(ResolveError::NotFound { short: true, .. })));
+        assert!(matches!(
+            g.resolve("ae1"),
+            Err(ResolveError::NotFound { short: true, .. })
+        ));
         let err = g.resolve("27c6").unwrap_err();
-        assert!(err.to_string().contains("27c6a30d7c24, 27c6b0000000"), "{err}");
-        assert!(matches!(g.resolve("ffff"), Err(ResolveError::NotFound { short: false, .. })));
+        assert!(
+            err.to_string().contains("27c6a30d7c24, 27c6b0000000"),
+            "{err}"
+        );
+        assert!(matches!(
+            g.resolve("ffff"),
+            Err(ResolveError::NotFound { short: false, .. })
+        ));
     }
 }

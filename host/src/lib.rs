@@ -9,6 +9,7 @@
 
 pub mod cluster;
 pub mod codec;
+pub mod componentize;
 pub mod config;
 pub mod graph;
 pub mod lock;
@@ -18,7 +19,6 @@ pub mod runner;
 pub mod sandbox;
 pub mod session;
 pub mod store;
-pub mod componentize;
 
 /// Version of this host, recorded with every applied revision.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

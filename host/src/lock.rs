@@ -108,7 +108,9 @@ pub enum LockError {
         found: String,
     },
     /// A revision's hash is not 64 hex digits.
-    #[error("{path}: revision {id} has a malformed blake3 {hash:?}; regenerate the lock with `host build`")]
+    #[error(
+        "{path}: revision {id} has a malformed blake3 {hash:?}; regenerate the lock with `host build`"
+    )]
     Hash {
         /// The lock file.
         path: PathBuf,
@@ -236,7 +238,9 @@ mod tests {
         lock.revisions[0].blake3 = "zz".into();
         let err = Lock::parse(&lock.to_toml(), Path::new("l")).unwrap_err();
         assert!(matches!(err, LockError::Hash { .. }));
-        let text = sample().to_toml().replace("message =", "mesage = \"x\"\nmessage =");
+        let text = sample()
+            .to_toml()
+            .replace("message =", "mesage = \"x\"\nmessage =");
         assert!(matches!(
             Lock::parse(&text, Path::new("l")).unwrap_err(),
             LockError::Syntax { .. }

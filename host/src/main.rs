@@ -122,7 +122,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         history: cli.history_table.clone(),
     };
     match &cli.command {
-        Command::Run(a) | Command::Upgrade(a) => migrate(&cli, &root, tables, Direction::Upgrade, a).await,
+        Command::Run(a) | Command::Upgrade(a) => {
+            migrate(&cli, &root, tables, Direction::Upgrade, a).await
+        }
         Command::Downgrade(a) => migrate(&cli, &root, tables, Direction::Downgrade, a).await,
         Command::Current { verbose } => current(&cli, &root, &tables, *verbose).await,
         Command::History { verbose } => history(&Project::open(&root)?, *verbose),
@@ -134,7 +136,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Build { check } => {
-            let sandbox = Sandbox::new(Some(root.join(host::project::STATE_DIR).join("cache")), Limits::default())?;
+            let sandbox = Sandbox::new(
+                Some(root.join(host::project::STATE_DIR).join("cache")),
+                Limits::default(),
+            )?;
             let lock = host::componentize::build(&root, &sandbox, *check).await?;
             let verb = if *check { "match" } else { "locked in" };
             println!(
@@ -164,7 +169,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 
 /// Connects to the configured database, or to the project's embedded cluster.
 async fn connect(cli: &Cli, root: &std::path::Path) -> Result<(Arc<Client>, String)> {
-    let dotenv = std::fs::read_to_string(".env").map(|t| config::parse_dotenv(&t)).unwrap_or_default();
+    let dotenv = std::fs::read_to_string(".env")
+        .map(|t| config::parse_dotenv(&t))
+        .unwrap_or_default();
     let env = |k: &str| std::env::var(k).ok();
     let (url, origin) = match config::resolve(cli.database_url.as_deref(), &env, &dotenv) {
         Some(c) => (c.url, c.origin),
@@ -183,10 +190,17 @@ async fn connect(cli: &Cli, root: &std::path::Path) -> Result<(Arc<Client>, Stri
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(s).with_context(|| format!("{what} must be a non-negative number of seconds"))
+    Duration::try_from_secs_f64(s)
+        .with_context(|| format!("{what} must be a non-negative number of seconds"))
 }
 
-async fn migrate(cli: &Cli, root: &std::path::Path, tables: Tables, direction: Direction, a: &RunArgs) -> Result<ExitCode> {
+async fn migrate(
+    cli: &Cli,
+    root: &std::path::Path,
+    tables: Tables,
+    direction: Direction,
+    a: &RunArgs,
+) -> Result<ExitCode> {
     let project = Project::open(root)?;
     let target = Target::parse(&a.target)?;
     let limits = Limits {
@@ -202,7 +216,10 @@ async fn migrate(cli: &Cli, root: &std::path::Path, tables: Tables, direction: D
     let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), limits)?;
     let report = runner::migrate(&project, &client, &sandbox, direction, &target, &opts).await?;
     for s in &report.steps {
-        let rev = project.graph.get(&s.revision).expect("planned revisions exist");
+        let rev = project
+            .graph
+            .get(&s.revision)
+            .expect("planned revisions exist");
         let arrow = match s.direction {
             Direction::Upgrade => format!("{} -> {}", rev.parents.join(", "), rev.id),
             Direction::Downgrade => format!("{} -> {}", rev.id, rev.parents.join(", ")),
@@ -242,7 +259,12 @@ fn describe_heads(project: &Project, heads: &[String]) -> String {
         .join(", ")
 }
 
-async fn current(cli: &Cli, root: &std::path::Path, tables: &Tables, verbose: bool) -> Result<ExitCode> {
+async fn current(
+    cli: &Cli,
+    root: &std::path::Path,
+    tables: &Tables,
+    verbose: bool,
+) -> Result<ExitCode> {
     let project = Project::open(root)?;
     let (client, origin) = connect(cli, root).await?;
     let heads = tables.read_heads(&client).await?;
@@ -256,7 +278,11 @@ async fn current(cli: &Cli, root: &std::path::Path, tables: &Tables, verbose: bo
                 "the database's heads table names revision {h}, which is not in this project's lock; use the lock that wrote it, or stamp the database"
             );
         };
-        let mark = if project_heads.contains(&h.as_str()) { " (head)" } else { "" };
+        let mark = if project_heads.contains(&h.as_str()) {
+            " (head)"
+        } else {
+            ""
+        };
         if verbose {
             let locked = project.locked(h);
             println!("Rev: {h}{mark}");

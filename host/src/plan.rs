@@ -52,7 +52,9 @@ impl Target {
             _ => {}
         }
         if let Some(rest) = t.strip_prefix('+').or_else(|| t.strip_prefix('-')) {
-            let n: i64 = rest.parse().map_err(|_| PlanError::BadTarget(text.to_string()))?;
+            let n: i64 = rest
+                .parse()
+                .map_err(|_| PlanError::BadTarget(text.to_string()))?;
             if n <= 0 {
                 return Err(PlanError::BadTarget(text.to_string()));
             }
@@ -99,10 +101,14 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     /// The target text is not a target.
-    #[error("{0:?} is not a target: use head, heads, base, a revision id (or a prefix of 4+ characters), +N or -N")]
+    #[error(
+        "{0:?} is not a target: use head, heads, base, a revision id (or a prefix of 4+ characters), +N or -N"
+    )]
     BadTarget(String),
     /// Valid Alembic syntax this host does not implement yet.
-    #[error("target {0:?} uses syntax (labels, ranges, rev+N) that this host does not support yet; use a revision id, head, base, +N or -N")]
+    #[error(
+        "target {0:?} uses syntax (labels, ranges, rev+N) that this host does not support yet; use a revision id, head, base, +N or -N"
+    )]
     Unsupported(String),
     /// A revision id did not resolve.
     #[error(transparent)]
@@ -198,7 +204,11 @@ fn applied_set(graph: &Graph, heads: &[String]) -> Result<BTreeSet<String>, Plan
 }
 
 fn rel_text(n: i64) -> String {
-    if n > 0 { format!("+{n}") } else { n.to_string() }
+    if n > 0 {
+        format!("+{n}")
+    } else {
+        n.to_string()
+    }
 }
 
 /// Plans `upgrade <target>` from the given heads table rows.
@@ -208,7 +218,11 @@ pub fn upgrade(graph: &Graph, current: &[String], target: &Target) -> Result<Pla
         Target::Head => match graph.heads().as_slice() {
             [] => vec![],
             [one] => vec![one.to_string()],
-            many => return Err(PlanError::MultipleHeads(many.iter().map(|s| s.to_string()).collect())),
+            many => {
+                return Err(PlanError::MultipleHeads(
+                    many.iter().map(|s| s.to_string()).collect(),
+                ));
+            }
         },
         Target::Heads => graph.heads().iter().map(|s| s.to_string()).collect(),
         Target::Base => vec![],
@@ -263,7 +277,11 @@ pub fn downgrade(graph: &Graph, current: &[String], target: &Target) -> Result<P
             // Walked off the root: the whole lineage of that root goes.
             None => {
                 let root = lineage_root(graph, &heads[0]);
-                graph.descendants([root.as_str()]).intersection(&applied).cloned().collect()
+                graph
+                    .descendants([root.as_str()])
+                    .intersection(&applied)
+                    .cloned()
+                    .collect()
             }
         },
     };
@@ -289,14 +307,23 @@ pub fn downgrade(graph: &Graph, current: &[String], target: &Target) -> Result<P
 }
 
 /// What must be reverted to come down to `target`: everything applied that needs it, but not itself.
-fn below(graph: &Graph, applied: &BTreeSet<String>, heads: &[String], target: &str) -> Result<BTreeSet<String>, PlanError> {
+fn below(
+    graph: &Graph,
+    applied: &BTreeSet<String>,
+    heads: &[String],
+    target: &str,
+) -> Result<BTreeSet<String>, PlanError> {
     if !applied.contains(target) {
         return Err(PlanError::NotApplied {
             target: target.to_string(),
             heads: heads.to_vec(),
         });
     }
-    let mut gone: BTreeSet<String> = graph.descendants([target]).intersection(applied).cloned().collect();
+    let mut gone: BTreeSet<String> = graph
+        .descendants([target])
+        .intersection(applied)
+        .cloned()
+        .collect();
     gone.remove(target);
     Ok(gone)
 }
@@ -305,16 +332,33 @@ fn below(graph: &Graph, applied: &BTreeSet<String>, heads: &[String], target: &s
 fn current_heads(graph: &Graph, applied: &BTreeSet<String>) -> Vec<String> {
     let with_children: BTreeSet<&str> = applied
         .iter()
-        .flat_map(|id| graph.get(id).map(|r| r.parents.iter().map(String::as_str)).into_iter().flatten())
+        .flat_map(|id| {
+            graph
+                .get(id)
+                .map(|r| r.parents.iter().map(String::as_str))
+                .into_iter()
+                .flatten()
+        })
         .collect();
-    graph.sorted(applied.iter().filter(|id| !with_children.contains(id.as_str())).cloned())
+    graph.sorted(
+        applied
+            .iter()
+            .filter(|id| !with_children.contains(id.as_str()))
+            .cloned(),
+    )
 }
 
 fn walk_up(graph: &Graph, heads: &[String], n: i64) -> Result<String, PlanError> {
     let step = rel_text(n);
     let (mut cur, mut options): (String, Vec<String>) = match heads {
-        [] => ("base".to_string(), graph.bases().iter().map(|s| s.to_string()).collect()),
-        [one] => (one.clone(), graph.children(one).iter().map(|s| s.to_string()).collect()),
+        [] => (
+            "base".to_string(),
+            graph.bases().iter().map(|s| s.to_string()).collect(),
+        ),
+        [one] => (
+            one.clone(),
+            graph.children(one).iter().map(|s| s.to_string()).collect(),
+        ),
         many => {
             return Err(PlanError::AmbiguousFromHeads {
                 heads: many.to_vec(),
@@ -415,7 +459,12 @@ mod tests {
     }
 
     fn taskman() -> Graph {
-        graph(&["c7bb9a9f0570", "a1b2c3d4e5f6:c7bb9a9f0570", "934f38a4fc73:a1b2c3d4e5f6"]).unwrap()
+        graph(&[
+            "c7bb9a9f0570",
+            "a1b2c3d4e5f6:c7bb9a9f0570",
+            "934f38a4fc73:a1b2c3d4e5f6",
+        ])
+        .unwrap()
     }
 
     #[test]
@@ -423,17 +472,26 @@ mod tests {
         assert_eq!(Target::parse("head").unwrap(), Target::Head);
         assert_eq!(Target::parse("+2").unwrap(), Target::Relative(2));
         assert_eq!(Target::parse("-1").unwrap(), Target::Relative(-1));
-        assert_eq!(Target::parse("ae10").unwrap(), Target::Revision("ae10".into()));
+        assert_eq!(
+            Target::parse("ae10").unwrap(),
+            Target::Revision("ae10".into())
+        );
         assert!(matches!(Target::parse("+0"), Err(PlanError::BadTarget(_))));
         assert!(matches!(Target::parse("+x"), Err(PlanError::BadTarget(_))));
-        assert!(matches!(Target::parse("lbl@head"), Err(PlanError::Unsupported(_))));
+        assert!(matches!(
+            Target::parse("lbl@head"),
+            Err(PlanError::Unsupported(_))
+        ));
     }
 
     #[test]
     fn upgrade_head_from_base_applies_in_order() {
         let g = taskman();
         let p = upgrade(&g, &[], &Target::Head).unwrap();
-        assert_eq!(ids(&p), v(&["c7bb9a9f0570", "a1b2c3d4e5f6", "934f38a4fc73"]));
+        assert_eq!(
+            ids(&p),
+            v(&["c7bb9a9f0570", "a1b2c3d4e5f6", "934f38a4fc73"])
+        );
         assert!(p.heads_before.is_empty());
         assert_eq!(p.heads_after, v(&["934f38a4fc73"]));
         assert_eq!(p.steps[0].heads_after, v(&["c7bb9a9f0570"]));
@@ -445,23 +503,39 @@ mod tests {
         let g = taskman();
         let at_head = v(&["934f38a4fc73"]);
         assert!(upgrade(&g, &at_head, &Target::Head).unwrap().is_empty());
-        assert!(upgrade(&g, &at_head, &Target::Revision("a1b2".into())).unwrap().is_empty());
+        assert!(
+            upgrade(&g, &at_head, &Target::Revision("a1b2".into()))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn relative_walks() {
         let g = taskman();
-        assert_eq!(ids(&upgrade(&g, &[], &Target::Relative(1)).unwrap()), v(&["c7bb9a9f0570"]));
+        assert_eq!(
+            ids(&upgrade(&g, &[], &Target::Relative(1)).unwrap()),
+            v(&["c7bb9a9f0570"])
+        );
         assert_eq!(
             ids(&upgrade(&g, &v(&["c7bb9a9f0570"]), &Target::Relative(2)).unwrap()),
             v(&["a1b2c3d4e5f6", "934f38a4fc73"])
         );
         let err = upgrade(&g, &v(&["a1b2c3d4e5f6"]), &Target::Relative(2)).unwrap_err();
-        assert!(matches!(err, PlanError::TooFar { available: 1, .. }), "{err}");
+        assert!(
+            matches!(err, PlanError::TooFar { available: 1, .. }),
+            "{err}"
+        );
         let head = v(&["934f38a4fc73"]);
-        assert_eq!(ids(&downgrade(&g, &head, &Target::Relative(-1)).unwrap()), v(&["934f38a4fc73"]));
+        assert_eq!(
+            ids(&downgrade(&g, &head, &Target::Relative(-1)).unwrap()),
+            v(&["934f38a4fc73"])
+        );
         let p = downgrade(&g, &head, &Target::Relative(-3)).unwrap();
-        assert_eq!(ids(&p), v(&["934f38a4fc73", "a1b2c3d4e5f6", "c7bb9a9f0570"]));
+        assert_eq!(
+            ids(&p),
+            v(&["934f38a4fc73", "a1b2c3d4e5f6", "c7bb9a9f0570"])
+        );
         assert!(p.heads_after.is_empty());
         assert!(matches!(
             downgrade(&g, &head, &Target::Relative(-4)).unwrap_err(),
@@ -491,7 +565,8 @@ mod tests {
         assert_eq!(p.heads_after, v(&["c7bb9a9f0570"]));
         let p = downgrade(&g, &head, &Target::Base).unwrap();
         assert_eq!(ids(&p).len(), 3);
-        let err = downgrade(&g, &v(&["c7bb9a9f0570"]), &Target::Revision("934f".into())).unwrap_err();
+        let err =
+            downgrade(&g, &v(&["c7bb9a9f0570"]), &Target::Revision("934f".into())).unwrap_err();
         assert!(matches!(err, PlanError::NotApplied { .. }));
     }
 
@@ -520,7 +595,13 @@ mod tests {
         assert_eq!(ids(&p), v(&["m"]));
         assert_eq!(p.heads_after, v(&["a1", "b1"]));
         let g2 = graph(&["r", "a1:r", "b1:r"]).unwrap();
-        assert!(matches!(upgrade(&g2, &[], &Target::Head).unwrap_err(), PlanError::MultipleHeads(_)));
-        assert_eq!(ids(&upgrade(&g2, &[], &Target::Heads).unwrap()), v(&["r", "a1", "b1"]));
+        assert!(matches!(
+            upgrade(&g2, &[], &Target::Head).unwrap_err(),
+            PlanError::MultipleHeads(_)
+        ));
+        assert_eq!(
+            ids(&upgrade(&g2, &[], &Target::Heads).unwrap()),
+            v(&["r", "a1", "b1"])
+        );
     }
 }

@@ -101,20 +101,34 @@ impl Project {
 
     /// Opens the project at `root`: reads the lock and builds the graph.
     pub fn open(root: &Path) -> Result<Project, ProjectError> {
-        let dir = Dir::open_ambient_dir(root, ambient_authority()).map_err(|source| ProjectError::Open {
-            path: root.to_path_buf(),
-            source,
+        let dir = Dir::open_ambient_dir(root, ambient_authority()).map_err(|source| {
+            ProjectError::Open {
+                path: root.to_path_buf(),
+                source,
+            }
         })?;
         let lock_path = root.join(LOCK_FILE);
         let text = match dir.read_to_string(LOCK_FILE) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(LockError::Missing { dir: root.to_path_buf() }.into());
+                return Err(LockError::Missing {
+                    dir: root.to_path_buf(),
+                }
+                .into());
             }
-            Err(source) => return Err(LockError::Io { path: lock_path, source }.into()),
+            Err(source) => {
+                return Err(LockError::Io {
+                    path: lock_path,
+                    source,
+                }
+                .into());
+            }
         };
         let lock = Lock::parse(&text, &lock_path)?;
-        let graph = graph_of(&lock).map_err(|source| ProjectError::Graph { path: lock_path, source })?;
+        let graph = graph_of(&lock).map_err(|source| ProjectError::Graph {
+            path: lock_path,
+            source,
+        })?;
         Ok(Project {
             root: root.to_path_buf(),
             dir,
@@ -135,18 +149,23 @@ impl Project {
 
     /// The lock entry of a revision in the graph.
     pub fn locked(&self, id: &str) -> &LockedRevision {
-        self.lock.get(id).expect("graph and lock hold the same revisions")
+        self.lock
+            .get(id)
+            .expect("graph and lock hold the same revisions")
     }
 
     /// Reads a revision's component and checks it against the lock's blake3.
     pub fn load_component(&self, id: &str) -> Result<VerifiedComponent, ProjectError> {
         let entry = self.locked(id);
-        let bytes = self.dir.read(&entry.file).map_err(|source| ProjectError::Component {
-            revision: id.to_string(),
-            file: entry.file.clone(),
-            root: self.root.clone(),
-            source,
-        })?;
+        let bytes = self
+            .dir
+            .read(&entry.file)
+            .map_err(|source| ProjectError::Component {
+                revision: id.to_string(),
+                file: entry.file.clone(),
+                root: self.root.clone(),
+                source,
+            })?;
         let actual = blake3::hash(&bytes).to_hex().to_string();
         if actual != entry.blake3.to_ascii_lowercase() {
             return Err(ProjectError::HashMismatch {

@@ -102,7 +102,12 @@ pub struct RunReport {
 }
 
 /// Plans a move to `target` from the database's current heads.
-pub fn make_plan(project: &Project, direction: Direction, target: &Target, heads: &[String]) -> Result<Plan, PlanError> {
+pub fn make_plan(
+    project: &Project,
+    direction: Direction,
+    target: &Target,
+    heads: &[String],
+) -> Result<Plan, PlanError> {
     match direction {
         Direction::Upgrade => plan::upgrade(&project.graph, heads, target),
         Direction::Downgrade => plan::downgrade(&project.graph, heads, target),
@@ -148,7 +153,10 @@ async fn migrate_locked(
     let mut heads = opts.tables.read_heads(client).await?;
     let plan = make_plan(project, direction, target, &heads)?;
     if plan.is_empty() {
-        return Ok(RunReport { steps: Vec::new(), heads });
+        return Ok(RunReport {
+            steps: Vec::new(),
+            heads,
+        });
     }
     // Every component of the plan is verified and compiled before the first SQL.
     let mut prepared: Vec<(Prepared, String)> = Vec::with_capacity(plan.steps.len());
@@ -175,7 +183,11 @@ async fn migrate_locked(
         })?;
         let started = Instant::now();
         let (outcome, session) = sandbox
-            .run(prep, Call::from(step.direction), Session::new(Backend::Online(client.clone())))
+            .run(
+                prep,
+                Call::from(step.direction),
+                Session::new(Backend::Online(client.clone())),
+            )
             .await;
         let duration = started.elapsed();
         if let Err(source) = outcome {

@@ -90,7 +90,9 @@ pub enum SandboxError {
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),
     /// The bytes are not a valid component.
-    #[error("revision {revision}: the component is not valid WebAssembly ({detail}); rebuild it with `host build`")]
+    #[error(
+        "revision {revision}: the component is not valid WebAssembly ({detail}); rebuild it with `host build`"
+    )]
     Compile {
         /// Revision id.
         revision: String,
@@ -111,7 +113,9 @@ pub enum SandboxError {
         hint: &'static str,
     },
     /// The component does not export the migration world.
-    #[error("revision {revision}: the component does not implement the {WIT_PACKAGE} migration world ({detail}); rebuild it against this host's wit/ with `host build`")]
+    #[error(
+        "revision {revision}: the component does not implement the {WIT_PACKAGE} migration world ({detail}); rebuild it against this host's wit/ with `host build`"
+    )]
     World {
         /// Revision id.
         revision: String,
@@ -128,7 +132,7 @@ pub enum SandboxError {
         /// The guest's message.
         message: String,
         /// The last SQL error the guest saw, if any.
-        sql: Option<DbError>,
+        sql: Option<Box<DbError>>,
     },
     /// The guest trapped or hit a limit.
     #[error("revision {revision} ({call}) was stopped: {cause}")]
@@ -239,21 +243,42 @@ fn wit_rows(r: QueryResult) -> wit::Rows {
             .into_iter()
             .map(|(name, type_name)| wit::Column { name, type_name })
             .collect(),
-        values: r.rows.into_iter().map(|row| row.into_iter().map(to_wit).collect()).collect(),
+        values: r
+            .rows
+            .into_iter()
+            .map(|row| row.into_iter().map(to_wit).collect())
+            .collect(),
     }
 }
 
 impl wit::Host for GuestState {}
 
 impl pgwasm::migration::sql::Host for GuestState {
-    async fn execute(&mut self, statement: String, params: Vec<Value>) -> wasmtime::Result<Result<u64, wit::DbError>> {
+    async fn execute(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+    ) -> wasmtime::Result<Result<u64, wit::DbError>> {
         let params: Vec<PgValue> = params.into_iter().map(to_codec).collect();
-        Ok(self.session.execute(&statement, &params).await.map_err(wit_error))
+        Ok(self
+            .session
+            .execute(&statement, &params)
+            .await
+            .map_err(wit_error))
     }
 
-    async fn query(&mut self, statement: String, params: Vec<Value>) -> wasmtime::Result<Result<wit::Rows, wit::DbError>> {
+    async fn query(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+    ) -> wasmtime::Result<Result<wit::Rows, wit::DbError>> {
         let params: Vec<PgValue> = params.into_iter().map(to_codec).collect();
-        Ok(self.session.query(&statement, &params).await.map(wit_rows).map_err(wit_error))
+        Ok(self
+            .session
+            .query(&statement, &params)
+            .await
+            .map(wit_rows)
+            .map_err(wit_error))
     }
 
     async fn batch(&mut self, script: String) -> wasmtime::Result<Result<(), wit::DbError>> {
@@ -265,8 +290,15 @@ impl pgwasm::migration::sql::Host for GuestState {
         statement: String,
         rows: Vec<Vec<Value>>,
     ) -> wasmtime::Result<Result<u64, wit::DbError>> {
-        let rows: Vec<Vec<PgValue>> = rows.into_iter().map(|r| r.into_iter().map(to_codec).collect()).collect();
-        Ok(self.session.execute_many(&statement, &rows).await.map_err(wit_error))
+        let rows: Vec<Vec<PgValue>> = rows
+            .into_iter()
+            .map(|r| r.into_iter().map(to_codec).collect())
+            .collect();
+        Ok(self
+            .session
+            .execute_many(&statement, &rows)
+            .await
+            .map_err(wit_error))
     }
 }
 
@@ -349,7 +381,10 @@ impl Sandbox {
             .component_type()
             .imports(&self.engine)
             .map(|(name, _)| name.to_string())
-            .filter(|name| !(name.starts_with("pgwasm:migration/") && name.ends_with(&format!("@{}", wit_version()))))
+            .filter(|name| {
+                !(name.starts_with("pgwasm:migration/")
+                    && name.ends_with(&format!("@{}", wit_version())))
+            })
             .collect();
         if !refused.is_empty() {
             let hint = if refused.iter().any(|i| i.starts_with("wasi:")) {
@@ -418,7 +453,11 @@ impl Sandbox {
         );
         let mut store = self.store(state)?;
         let trap = |e| self.trap(&prepared.revision, "info", e, None);
-        let m = prepared.pre.instantiate_async(&mut store).await.map_err(trap)?;
+        let m = prepared
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(trap)?;
         let i = m.call_info(&mut store).await.map_err(trap)?;
         Ok(Info {
             id: i.id,
@@ -432,7 +471,12 @@ impl Sandbox {
 
     /// Runs `upgrade()` or `downgrade()` with its SQL going to `session`; gives
     /// the session back so its transcript can be recorded.
-    pub async fn run(&self, prepared: &Prepared, call: Call, session: Session) -> (Result<(), SandboxError>, Session) {
+    pub async fn run(
+        &self,
+        prepared: &Prepared,
+        call: Call,
+        session: Session,
+    ) -> (Result<(), SandboxError>, Session) {
         let direction = match call {
             Call::Upgrade => WitDirection::Upgrade,
             Call::Downgrade => WitDirection::Downgrade,
@@ -441,7 +485,12 @@ impl Sandbox {
             Call::Upgrade => "upgrade",
             Call::Downgrade => "downgrade",
         };
-        let state = GuestState::new(session, &prepared.revision, direction, self.limits.memory_bytes);
+        let state = GuestState::new(
+            session,
+            &prepared.revision,
+            direction,
+            self.limits.memory_bytes,
+        );
         let mut store = match self.store(state) {
             Ok(s) => s,
             Err(e) => return (Err(e), Session::new(crate::session::Backend::Inert)),
@@ -471,7 +520,7 @@ impl Sandbox {
                 revision: prepared.revision.clone(),
                 call: name,
                 message,
-                sql: store.data().session.last_error().cloned(),
+                sql: store.data().session.last_error().cloned().map(Box::new),
             }),
             Some(Err(e)) => {
                 let sql = store.data().session.last_error().cloned();
@@ -492,16 +541,27 @@ impl Sandbox {
     }
 
     /// Turns a wasmtime error into a message naming the limit and how to raise it.
-    fn trap(&self, revision: &str, call: &'static str, e: wasmtime::Error, sql: Option<DbError>) -> SandboxError {
+    fn trap(
+        &self,
+        revision: &str,
+        call: &'static str,
+        e: wasmtime::Error,
+        sql: Option<DbError>,
+    ) -> SandboxError {
         let text = format!("{e:#}");
         let cause = match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => format!(
                 "it used up its CPU budget of {} fuel units (an endless loop?); raise --fuel if it legitimately needs more",
                 self.limits.fuel
             ),
-            Some(Trap::StackOverflow) => "its call stack overflowed (unbounded recursion?)".to_string(),
+            Some(Trap::StackOverflow) => {
+                "its call stack overflowed (unbounded recursion?)".to_string()
+            }
             Some(Trap::UnreachableCodeReached) => {
-                format!("it trapped: wasm `unreachable` was executed (a panic in the guest); {}", first_line(&text))
+                format!(
+                    "it trapped: wasm `unreachable` was executed (a panic in the guest); {}",
+                    first_line(&text)
+                )
             }
             Some(t) => format!("it trapped: {t}"),
             None if text.contains("forcing trap when growing memory") => format!(
@@ -539,5 +599,8 @@ fn store_cached(dir: &Path, key: &str, artifact: &[u8]) -> std::io::Result<()> {
         std::fs::rename(&tmp, dir.join(name))
     };
     write(format!("{key}.cwasm"), artifact)?;
-    write(format!("{key}.cwasm.blake3"), blake3::hash(artifact).to_hex().as_bytes())
+    write(
+        format!("{key}.cwasm.blake3"),
+        blake3::hash(artifact).to_hex().as_bytes(),
+    )
 }

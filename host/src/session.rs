@@ -168,7 +168,10 @@ impl Session {
             let client = self.client()?;
             if params.is_empty() {
                 // One round trip instead of prepare + execute.
-                let msgs = client.simple_query(statement).await.map_err(DbError::from_pg)?;
+                let msgs = client
+                    .simple_query(statement)
+                    .await
+                    .map_err(DbError::from_pg)?;
                 let mut n = 0;
                 for m in msgs {
                     if let tokio_postgres::SimpleQueryMessage::CommandComplete(c) = m {
@@ -177,19 +180,29 @@ impl Session {
                 }
                 return Ok(n);
             }
-            client.execute(statement, &refs(params)).await.map_err(DbError::from_pg)
+            client
+                .execute(statement, &refs(params))
+                .await
+                .map_err(DbError::from_pg)
         }
         .await;
         self.keep(r)
     }
 
     /// Runs one statement and returns its rows.
-    pub async fn query(&mut self, statement: &str, params: &[PgValue]) -> Result<QueryResult, DbError> {
+    pub async fn query(
+        &mut self,
+        statement: &str,
+        params: &[PgValue],
+    ) -> Result<QueryResult, DbError> {
         self.record(b'Q', statement, &[params]);
         let r = async {
             let client = self.client()?;
             let st = client.prepare(statement).await.map_err(DbError::from_pg)?;
-            let rows = client.query(&st, &refs(params)).await.map_err(DbError::from_pg)?;
+            let rows = client
+                .query(&st, &refs(params))
+                .await
+                .map_err(DbError::from_pg)?;
             let columns = st
                 .columns()
                 .iter()
@@ -199,7 +212,10 @@ impl Session {
             for row in &rows {
                 let mut values = Vec::with_capacity(row.len());
                 for i in 0..row.len() {
-                    values.push(codec::decode_column(row, i).map_err(|e| DbError::host("0A000", e.to_string()))?);
+                    values.push(
+                        codec::decode_column(row, i)
+                            .map_err(|e| DbError::host("0A000", e.to_string()))?,
+                    );
                 }
                 out.push(values);
             }
@@ -221,7 +237,11 @@ impl Session {
     }
 
     /// Runs one statement per parameter row, pipelined; returns the total row count.
-    pub async fn execute_many(&mut self, statement: &str, rows: &[Vec<PgValue>]) -> Result<u64, DbError> {
+    pub async fn execute_many(
+        &mut self,
+        statement: &str,
+        rows: &[Vec<PgValue>],
+    ) -> Result<u64, DbError> {
         let borrowed: Vec<&[PgValue]> = rows.iter().map(Vec::as_slice).collect();
         self.record(b'M', statement, &borrowed);
         let r = async {

@@ -160,15 +160,26 @@ impl Tables {
             vpk = ident(&format!("{}_pkc", self.version)),
             h = ident(&self.history),
         );
-        client.batch_execute(&script).await.map_err(sql("creating the bookkeeping tables"))
+        client
+            .batch_execute(&script)
+            .await
+            .map_err(sql("creating the bookkeeping tables"))
     }
 
     /// The statements that record one step: heads table rows (Alembic's
     /// semantics: UPDATE for a linear step, INSERT at a branch, DELETE at a
     /// merge) and a history row. Sent in the step's own transaction.
     pub fn step_sql(&self, rec: &StepRecord<'_>) -> String {
-        let removed: Vec<&String> = rec.heads_before.iter().filter(|h| !rec.heads_after.contains(h)).collect();
-        let added: Vec<&String> = rec.heads_after.iter().filter(|h| !rec.heads_before.contains(h)).collect();
+        let removed: Vec<&String> = rec
+            .heads_before
+            .iter()
+            .filter(|h| !rec.heads_after.contains(h))
+            .collect();
+        let added: Vec<&String> = rec
+            .heads_after
+            .iter()
+            .filter(|h| !rec.heads_before.contains(h))
+            .collect();
         let v = ident(&self.version);
         let mut out = String::new();
         if let ([old], [new]) = (removed.as_slice(), added.as_slice()) {
@@ -179,10 +190,16 @@ impl Tables {
             ));
         } else {
             for old in &removed {
-                out.push_str(&format!("DELETE FROM {v} WHERE version_num = {};\n", literal(old)));
+                out.push_str(&format!(
+                    "DELETE FROM {v} WHERE version_num = {};\n",
+                    literal(old)
+                ));
             }
             for new in &added {
-                out.push_str(&format!("INSERT INTO {v} (version_num) VALUES ({});\n", literal(new)));
+                out.push_str(&format!(
+                    "INSERT INTO {v} (version_num) VALUES ({});\n",
+                    literal(new)
+                ));
             }
         }
         out.push_str(&format!(
@@ -268,7 +285,10 @@ impl Tables {
 
     async fn lock_holder(&self, client: &Client) -> String {
         let key = self.lock_key();
-        let (hi, lo) = (((key as u64) >> 32) as u32, (key as u64 & 0xffff_ffff) as u32);
+        let (hi, lo) = (
+            ((key as u64) >> 32) as u32,
+            (key as u64 & 0xffff_ffff) as u32,
+        );
         let q = "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), coalesce(a.client_addr::text, 'local')
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                  WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1";
@@ -318,7 +338,9 @@ mod tests {
         let t = Tables::default();
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let linear = t.step_sql(&rec(&v(&["a"]), &v(&["b"])));
-        assert!(linear.starts_with("UPDATE \"alembic_version\" SET version_num = E'b' WHERE version_num = E'a'"));
+        assert!(linear.starts_with(
+            "UPDATE \"alembic_version\" SET version_num = E'b' WHERE version_num = E'a'"
+        ));
         let first = t.step_sql(&rec(&[], &v(&["a"])));
         assert!(first.starts_with("INSERT INTO \"alembic_version\""));
         let merge = t.step_sql(&rec(&v(&["a", "b"]), &v(&["m"])));
@@ -332,8 +354,10 @@ mod tests {
     #[test]
     fn lock_key_depends_on_table() {
         let a = Tables::default();
-        let mut b = Tables::default();
-        b.version = "other_version".into();
+        let b = Tables {
+            version: "other_version".into(),
+            ..Default::default()
+        };
         assert_ne!(a.lock_key(), b.lock_key());
     }
 }

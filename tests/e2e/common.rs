@@ -15,7 +15,10 @@ pub const REV3: &str = "934f38a4fc73";
 
 /// Repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The committed TaskMan-v2 project.
@@ -86,10 +89,15 @@ impl TestDb {
             "host_e2e_{}_{}_{}",
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
         );
         let mut admin = admin();
-        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap();
         let url = format!("{} dbname={name}", server());
         TestDb { name, url }
     }
@@ -122,7 +130,10 @@ impl TestDb {
     /// (revision, direction) of every history row, oldest first.
     pub fn history(&self) -> Vec<(String, String)> {
         self.client()
-            .query("SELECT revision, direction FROM host_history ORDER BY id", &[])
+            .query(
+                "SELECT revision, direction FROM host_history ORDER BY id",
+                &[],
+            )
             .unwrap()
             .iter()
             .map(|r| (r.get(0), r.get(1)))
@@ -137,7 +148,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = admin().batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+        // On a thread of its own: the sync client must not run inside an async test's runtime.
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        let _ = std::thread::spawn(move || admin().batch_execute(&sql)).join();
     }
 }
 
@@ -216,7 +229,10 @@ pub fn project_with(extra: &[&str]) -> tempfile::TempDir {
     if !extra.is_empty() {
         let guests = read_lock(&repo().join("tests").join("guests"));
         for id in extra {
-            let rev = guests.get(id).unwrap_or_else(|| panic!("tests/guests has no revision {id}")).clone();
+            let rev = guests
+                .get(id)
+                .unwrap_or_else(|| panic!("tests/guests has no revision {id}"))
+                .clone();
             lock.revisions.push(rev);
         }
         copy_components(&repo().join("tests").join("guests"), dir.path(), &lock);

@@ -18,10 +18,17 @@ fn fails_cleanly(id: &str, extra_args: &[&str]) -> String {
     args.extend_from_slice(extra_args);
     let err = db.host(project.path(), &args).fails();
 
-    assert_eq!(schema::snapshot(&mut db.client()), before, "{id} left changes behind");
+    assert_eq!(
+        schema::snapshot(&mut db.client()),
+        before,
+        "{id} left changes behind"
+    );
     assert_eq!(db.heads(), vec![REV3]);
     assert_eq!(db.history(), history_before);
-    assert!(err.contains(&format!("revision {id}")), "error must name the revision: {err}");
+    assert!(
+        err.contains(&format!("revision {id}")),
+        "error must name the revision: {err}"
+    );
     assert!(err.contains("rolled back"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
     err
@@ -48,7 +55,10 @@ fn a_trap_is_stopped() {
 #[test]
 fn an_endless_loop_runs_out_of_fuel() {
     let err = fails_cleanly("e00000000004", &["--fuel", "200000000"]);
-    assert!(err.contains("CPU budget") && err.contains("--fuel"), "{err}");
+    assert!(
+        err.contains("CPU budget") && err.contains("--fuel"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -69,10 +79,16 @@ fn a_well_behaved_extra_revision_applies_and_reverts() {
     let project = project_with(&["e00000000006"]);
     db.host(project.path(), &["run", "head"]).ok();
     assert_eq!(db.heads(), vec!["e00000000006"]);
-    db.client().execute("INSERT INTO notes (body) VALUES ('hello')", &[]).unwrap();
+    db.client()
+        .execute("INSERT INTO notes (body) VALUES ('hello')", &[])
+        .unwrap();
     db.host(project.path(), &["downgrade", "-1"]).ok();
     assert_eq!(db.heads(), vec![REV3]);
-    let gone: bool = db.client().query_one("SELECT to_regclass('notes') IS NULL", &[]).unwrap().get(0);
+    let gone: bool = db
+        .client()
+        .query_one("SELECT to_regclass('notes') IS NULL", &[])
+        .unwrap()
+        .get(0);
     assert!(gone);
 }
 
@@ -89,11 +105,17 @@ fn a_component_changed_after_locking_is_refused_before_any_sql() {
     std::fs::write(&file, bytes).unwrap();
 
     let err = db.host(project.path(), &["run", "head"]).fails();
-    assert!(err.contains("revision 934f38a4fc73") && err.contains("blake3"), "{err}");
+    assert!(
+        err.contains("revision 934f38a4fc73") && err.contains("blake3"),
+        "{err}"
+    );
     assert!(err.contains("Nothing was run"), "{err}");
     let tables: i64 = db
         .client()
-        .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(tables, 0, "no SQL may have changed the database");
@@ -120,7 +142,10 @@ fn a_corrupt_compile_cache_entry_is_rebuilt_not_run() {
             artifacts += 1;
         }
     }
-    assert_eq!(artifacts, 1, "exactly the one revision that ran was compiled");
+    assert_eq!(
+        artifacts, 1,
+        "exactly the one revision that ran was compiled"
+    );
     db.host(project.path(), &["downgrade", "base"]).ok();
     assert!(db.heads().is_empty());
     // The damaged artifact was replaced by a fresh compile that matches its recorded hash.
@@ -128,7 +153,12 @@ fn a_corrupt_compile_cache_entry_is_rebuilt_not_run() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "cwasm") {
             let recorded = std::fs::read_to_string(path.with_extension("cwasm.blake3")).unwrap();
-            assert_eq!(blake3::hash(&std::fs::read(&path).unwrap()).to_hex().as_str(), recorded.trim());
+            assert_eq!(
+                blake3::hash(&std::fs::read(&path).unwrap())
+                    .to_hex()
+                    .as_str(),
+                recorded.trim()
+            );
         }
     }
 }

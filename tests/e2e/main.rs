@@ -1,6 +1,7 @@
 //! End-to-end tests: the `host` binary against a real PostgreSQL, one fresh
 //! database per test.
 
+mod codec;
 mod common;
 mod failures;
 mod schema;
@@ -12,21 +13,41 @@ use serde_json::json;
 fn upgrade_head_builds_the_taskman_schema_exactly() {
     let db = TestDb::new();
     let out = db.host(&taskman(), &["run", "head"]).ok().stdout();
-    assert!(out.contains("Running upgrade  -> c7bb9a9f0570, Initial schema"), "{out}");
-    assert!(out.contains("The database is at 934f38a4fc73 (head)"), "{out}");
+    assert!(
+        out.contains("Running upgrade  -> c7bb9a9f0570, Initial schema"),
+        "{out}"
+    );
+    assert!(
+        out.contains("The database is at 934f38a4fc73 (head)"),
+        "{out}"
+    );
 
     let mut c = db.client();
     for table in schema::TABLES {
         let expected = schema::columns_at_head(table);
-        assert_eq!(schema::catalog_columns(&mut c, table), expected, "columns of {table}");
+        assert_eq!(
+            schema::catalog_columns(&mut c, table),
+            expected,
+            "columns of {table}"
+        );
     }
-    let counts: Vec<usize> = schema::TABLES.iter().map(|t| schema::columns_at_head(t).len()).collect();
+    let counts: Vec<usize> = schema::TABLES
+        .iter()
+        .map(|t| schema::columns_at_head(t).len())
+        .collect();
     assert_eq!(counts, vec![32 + 2, 27 + 2, 38 + 2, 18 + 2]);
 
     let indexes = schema::catalog_indexes(&mut c);
     let mut expected: Vec<(String, String, Vec<String>, bool)> = schema::indexes_at_head()
         .into_iter()
-        .map(|(t, i, cols)| (t.into(), i.into(), cols.into_iter().map(String::from).collect(), false))
+        .map(|(t, i, cols)| {
+            (
+                t.into(),
+                i.into(),
+                cols.into_iter().map(String::from).collect(),
+                false,
+            )
+        })
         .collect();
     expected.sort();
     assert_eq!(indexes, expected);
@@ -78,7 +99,11 @@ fn head_to_base_to_head_round_trips() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(left, vec!["alembic_version", "host_history"], "only bookkeeping remains at base");
+    assert_eq!(
+        left,
+        vec!["alembic_version", "host_history"],
+        "only bookkeeping remains at base"
+    );
 
     db.host(&taskman(), &["upgrade", "head"]).ok();
     assert_eq!(schema::snapshot(&mut db.client()), first);
@@ -124,8 +149,10 @@ fn existing_rows_survive_and_get_their_phases_document() {
 
     db.host(&taskman(), &["upgrade", "head"]).ok();
 
-    let docs: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(taskman().join("phase_documents.json")).unwrap()).unwrap();
+    let docs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(taskman().join("phase_documents.json")).unwrap(),
+    )
+    .unwrap();
     let expected = |table: &str| match table {
         "projects" => json!({
             "research": {"status": "not_started", "has_market_research": false, "has_technical_research": false, "research_adequate": false},
@@ -149,12 +176,21 @@ fn existing_rows_survive_and_get_their_phases_document() {
             .unwrap();
         let phases: serde_json::Value = row.get(0);
         assert_eq!(phases, expected(table), "phases of {table}");
-        assert_eq!(docs[table], expected(table), "phase_documents.json agrees with the spec for {table}");
+        assert_eq!(
+            docs[table],
+            expected(table),
+            "phase_documents.json agrees with the spec for {table}"
+        );
     }
-    let survived: String = c.query_one("SELECT title FROM tasks WHERE id = 'T-1'", &[]).unwrap().get(0);
+    let survived: String = c
+        .query_one("SELECT title FROM tasks WHERE id = 'T-1'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(survived, "Write spec");
     let reasons: (Option<String>, Option<String>) = {
-        let r = c.query_one("SELECT pending_reason, blocked_reason FROM sprints", &[]).unwrap();
+        let r = c
+            .query_one("SELECT pending_reason, blocked_reason FROM sprints", &[])
+            .unwrap();
         (r.get(0), r.get(1))
     };
     assert_eq!(reasons, (None, None));
@@ -230,9 +266,13 @@ fn relative_walks_move_like_alembic_and_keep_the_books() {
 #[test]
 fn history_and_heads_read_only_the_lock() {
     // No database at all: these commands must not need one.
-    let out = common::host_cmd(&taskman(), Some("postgresql://nobody@127.0.0.1:1/none"), &["history"])
-        .ok()
-        .stdout();
+    let out = common::host_cmd(
+        &taskman(),
+        Some("postgresql://nobody@127.0.0.1:1/none"),
+        &["history"],
+    )
+    .ok()
+    .stdout();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines,
@@ -242,7 +282,9 @@ fn history_and_heads_read_only_the_lock() {
             "<base> -> c7bb9a9f0570 (base), Initial schema",
         ]
     );
-    let verbose = common::host_cmd(&taskman(), None, &["history", "--verbose"]).ok().stdout();
+    let verbose = common::host_cmd(&taskman(), None, &["history", "--verbose"])
+        .ok()
+        .stdout();
     let lock = host::project::Project::open(&taskman()).unwrap().lock;
     for rev in &lock.revisions {
         assert!(verbose.contains(&format!("Rev: {}", rev.id)), "{verbose}");
@@ -261,7 +303,14 @@ fn concurrent_runs_apply_each_revision_once() {
     let children: Vec<std::process::Child> = (0..4)
         .map(|_| {
             std::process::Command::new(env!("CARGO_BIN_EXE_host"))
-                .args(["--migrations", p.to_str().unwrap(), "--database-url", &db.url, "run", "head"])
+                .args([
+                    "--migrations",
+                    p.to_str().unwrap(),
+                    "--database-url",
+                    &db.url,
+                    "run",
+                    "head",
+                ])
                 .env_remove("DATABASE_URL")
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -273,10 +322,17 @@ fn concurrent_runs_apply_each_revision_once() {
     for child in children {
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         applied += stdout.matches("Running upgrade").count();
     }
-    assert_eq!(applied, 3, "each revision is applied by exactly one process");
+    assert_eq!(
+        applied, 3,
+        "each revision is applied by exactly one process"
+    );
     assert_eq!(db.history().len(), 3);
     assert_eq!(db.heads(), vec![REV3]);
 }
@@ -288,8 +344,16 @@ fn bad_input_gets_one_clear_error() {
     assert!(err.contains("not support"), "{err}");
     let err = db.host(&taskman(), &["upgrade", "zzzzzz"]).fails();
     assert!(err.contains("no revision matches \"zzzzzz\""), "{err}");
-    let err = common::host_cmd(&taskman(), Some("postgresql://postgres@127.0.0.1:1/x"), &["current"]).fails();
-    assert!(err.contains("cannot connect") && err.contains("port 1"), "{err}");
+    let err = common::host_cmd(
+        &taskman(),
+        Some("postgresql://postgres@127.0.0.1:1/x"),
+        &["current"],
+    )
+    .fails();
+    assert!(
+        err.contains("cannot connect") && err.contains("port 1"),
+        "{err}"
+    );
     let missing = tempfile::tempdir().unwrap();
     let err = common::host_cmd(missing.path(), Some(&db.url), &["current"]).fails();
     assert!(err.contains("no migrations.lock"), "{err}");
@@ -297,5 +361,43 @@ fn bad_input_gets_one_clear_error() {
         .batch_execute("CREATE TABLE alembic_version (version_num varchar(32) primary key); INSERT INTO alembic_version VALUES ('e4501c3c4eb2')")
         .unwrap();
     let err = db.host(&taskman(), &["upgrade", "head"]).fails();
-    assert!(err.contains("e4501c3c4eb2") && err.contains("stamp"), "{err}");
+    assert!(
+        err.contains("e4501c3c4eb2") && err.contains("stamp"),
+        "{err}"
+    );
+}
+
+#[test]
+fn with_nothing_configured_the_embedded_cluster_is_used_and_kept() {
+    let project = common::project_with(&[]);
+    let out = common::host_cmd(project.path(), None, &["run", "head"])
+        .ok()
+        .stdout();
+    assert!(
+        out.contains("The database is at 934f38a4fc73 (head)"),
+        "{out}"
+    );
+    // A second process finds the same, still running, cluster and its state.
+    let current = common::host_cmd(project.path(), None, &["current"])
+        .ok()
+        .stdout();
+    assert_eq!(current.trim(), "934f38a4fc73 (head)");
+    let status = common::host_cmd(project.path(), None, &["db", "status"])
+        .ok()
+        .stdout();
+    assert!(status.contains("running"), "{status}");
+    let stopped = common::host_cmd(project.path(), None, &["db", "stop"])
+        .ok()
+        .stdout();
+    assert!(stopped.contains("stopped"), "{stopped}");
+    let status = common::host_cmd(project.path(), None, &["db", "status"])
+        .ok()
+        .stdout();
+    assert!(!status.contains("running"), "{status}");
+    // Stopped is not lost: the next run starts it again with the data in place.
+    let again = common::host_cmd(project.path(), None, &["run", "head"])
+        .ok()
+        .stdout();
+    assert!(again.contains("Nothing to do"), "{again}");
+    common::host_cmd(project.path(), None, &["db", "stop"]).ok();
 }

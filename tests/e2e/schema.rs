@@ -44,7 +44,9 @@ pub fn columns_before_phases(table: &str) -> Vec<Col> {
 /// Columns of a table at head, in order: revision 3 appends its columns.
 pub fn columns_at_head(table: &str) -> Vec<Col> {
     let mut cols = columns_before_phases(table);
-    let add = |cols: &mut Vec<Col>, name: &str, ty: &str, nn: bool| cols.push((name.into(), ty.into(), nn, None));
+    let add = |cols: &mut Vec<Col>, name: &str, ty: &str, nn: bool| {
+        cols.push((name.into(), ty.into(), nn, None))
+    };
     match table {
         "projects" | "sprints" => {
             add(&mut cols, "phases", "jsonb", true);
@@ -182,29 +184,73 @@ pub fn indexes_at_head() -> Vec<(&'static str, &'static str, Vec<&'static str>)>
         ("projects", "idx_projects_created_at", vec!["created_at"]),
         ("projects", "idx_projects_updated_at", vec!["updated_at"]),
         ("sprints", "idx_sprints_status", vec!["status"]),
-        ("sprints", "idx_sprints_primary_project", vec!["primary_project"]),
+        (
+            "sprints",
+            "idx_sprints_primary_project",
+            vec!["primary_project"],
+        ),
         ("sprints", "idx_sprints_owner", vec!["owner"]),
         ("sprints", "idx_sprints_start_date", vec!["start_date"]),
         ("sprints", "idx_sprints_end_date", vec!["end_date"]),
-        ("sprints", "idx_sprints_project_status", vec!["primary_project", "status"]),
+        (
+            "sprints",
+            "idx_sprints_project_status",
+            vec!["primary_project", "status"],
+        ),
         ("sprints", "idx_sprints_created_at", vec!["created_at"]),
         ("sprints", "idx_sprints_updated_at", vec!["updated_at"]),
         ("tasks", "idx_tasks_status", vec!["status"]),
         ("tasks", "idx_tasks_priority", vec!["priority"]),
         ("tasks", "idx_tasks_owner", vec!["owner"]),
-        ("tasks", "idx_tasks_primary_project", vec!["primary_project"]),
+        (
+            "tasks",
+            "idx_tasks_primary_project",
+            vec!["primary_project"],
+        ),
         ("tasks", "idx_tasks_primary_sprint", vec!["primary_sprint"]),
-        ("tasks", "idx_tasks_status_priority", vec!["status", "priority"]),
-        ("tasks", "idx_tasks_project_status", vec!["primary_project", "status"]),
-        ("tasks", "idx_tasks_sprint_status", vec!["primary_sprint", "status"]),
+        (
+            "tasks",
+            "idx_tasks_status_priority",
+            vec!["status", "priority"],
+        ),
+        (
+            "tasks",
+            "idx_tasks_project_status",
+            vec!["primary_project", "status"],
+        ),
+        (
+            "tasks",
+            "idx_tasks_sprint_status",
+            vec!["primary_sprint", "status"],
+        ),
         ("tasks", "idx_tasks_created_at", vec!["created_at"]),
         ("tasks", "idx_tasks_updated_at", vec!["updated_at"]),
         ("action_lists", "idx_action_lists_owner", vec!["owner"]),
-        ("action_lists", "idx_action_lists_sprint_id", vec!["sprint_id"]),
-        ("action_lists", "idx_action_lists_project_id", vec!["project_id"]),
-        ("action_lists", "idx_action_lists_project_status", vec!["project_id", "status"]),
-        ("action_lists", "idx_action_lists_created_at", vec!["created_at"]),
-        ("action_lists", "idx_action_lists_updated_at", vec!["updated_at"]),
+        (
+            "action_lists",
+            "idx_action_lists_sprint_id",
+            vec!["sprint_id"],
+        ),
+        (
+            "action_lists",
+            "idx_action_lists_project_id",
+            vec!["project_id"],
+        ),
+        (
+            "action_lists",
+            "idx_action_lists_project_status",
+            vec!["project_id", "status"],
+        ),
+        (
+            "action_lists",
+            "idx_action_lists_created_at",
+            vec!["created_at"],
+        ),
+        (
+            "action_lists",
+            "idx_action_lists_updated_at",
+            vec!["updated_at"],
+        ),
     ]
 }
 
