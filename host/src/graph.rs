@@ -257,6 +257,69 @@ impl Graph {
         c.iter().map(|&i| self.revs[i].id.as_str()).collect()
     }
 
+    /// The revision that carries a branch label.
+    pub fn label_owner(&self, label: &str) -> Option<&str> {
+        self.revs
+            .iter()
+            .find(|r| r.branch_labels.iter().any(|l| l == label))
+            .map(|r| r.id.as_str())
+    }
+
+    /// Every branch label, with the revision carrying it, in topological order.
+    pub fn labels(&self) -> Vec<(&str, &str)> {
+        self.topological()
+            .flat_map(|r| {
+                r.branch_labels
+                    .iter()
+                    .map(move |l| (l.as_str(), r.id.as_str()))
+            })
+            .collect()
+    }
+
+    /// Revisions a label covers (Alembic's rule): the labelled revision, all
+    /// its descendants, and its ancestors back to, not including, the previous
+    /// branch point.
+    pub fn branch(&self, label: &str) -> Option<BTreeSet<String>> {
+        let owner = self.index[self.label_owner(label)?];
+        let mut members = BTreeSet::new();
+        let mut stack = vec![owner];
+        while let Some(i) = stack.pop() {
+            if members.insert(self.revs[i].id.clone()) {
+                stack.extend(self.children[i].iter().copied());
+            }
+        }
+        let mut cur = owner;
+        loop {
+            let parents = &self.revs[cur].parents;
+            let [p] = parents.as_slice() else { break };
+            let p = self.index[p.as_str()];
+            if self.children[p].len() != 1 {
+                break;
+            }
+            members.insert(self.revs[p].id.clone());
+            cur = p;
+        }
+        Some(members)
+    }
+
+    /// Heads when dependencies count as edges too: revisions nothing needs.
+    pub fn resolved_heads(&self) -> Vec<&str> {
+        self.topo
+            .iter()
+            .filter(|&&i| self.dependents[i].is_empty())
+            .map(|&i| self.revs[i].id.as_str())
+            .collect()
+    }
+
+    /// Revisions with more than one child, in topological order.
+    pub fn branch_points(&self) -> Vec<&str> {
+        self.topo
+            .iter()
+            .filter(|&&i| self.children[i].len() > 1)
+            .map(|&i| self.revs[i].id.as_str())
+            .collect()
+    }
+
     /// Resolves a full id or a unique prefix of at least four characters.
     pub fn resolve(&self, text: &str) -> Result<&str, ResolveError> {
         if let Some(&i) = self.index.get(text) {
@@ -356,7 +419,7 @@ pub enum ResolveError {
 pub(crate) mod tests {
     use super::*;
 
-    /// `spec` is "id:parent1,parent2:dep1" per revision.
+    /// `spec` is "id:parent1,parent2:dep1:label1" per revision.
     pub(crate) fn graph(spec: &[&str]) -> Result<Graph, GraphError> {
         let revs = spec
             .iter()
@@ -372,11 +435,12 @@ pub(crate) mod tests {
                 };
                 let parents = list(parts.next());
                 let depends_on = list(parts.next());
+                let branch_labels = list(parts.next());
                 Revision {
                     id,
                     parents,
                     depends_on,
-                    branch_labels: vec![],
+                    branch_labels,
                     message: String::new(),
                 }
             })
@@ -406,6 +470,25 @@ pub(crate) mod tests {
         assert_eq!(g.children("r"), vec!["a1", "b1"]);
         assert_eq!(g.heads_of(&set(&["r", "a1", "b1"])), vec!["a1", "b1"]);
         assert_eq!(g.heads_of(&set(&["r", "a1", "b1", "m"])), vec!["m"]);
+    }
+
+    #[test]
+    fn labels_cover_descendants_and_ancestors_back_to_the_branch_point() {
+        let g = graph(&["r", "a1:r", "a2:a1::alpha", "a3:a2", "b1:r", "b2:b1::beta"]).unwrap();
+        assert_eq!(g.branch("alpha").unwrap(), set(&["a1", "a2", "a3"]));
+        assert_eq!(g.branch("beta").unwrap(), set(&["b1", "b2"]));
+        assert!(g.branch("gamma").is_none());
+        assert_eq!(g.label_owner("beta"), Some("b2"));
+        assert_eq!(g.branch_points(), vec!["r"]);
+        let lin = graph(&["x:::root", "y:x"]).unwrap();
+        assert_eq!(lin.branch("root").unwrap(), set(&["x", "y"]));
+    }
+
+    #[test]
+    fn resolved_heads_drop_dependency_targets() {
+        let g = graph(&["x", "a", "b:a:x"]).unwrap();
+        assert_eq!(g.heads(), vec!["x", "b"]);
+        assert_eq!(g.resolved_heads(), vec!["b"]);
     }
 
     #[test]

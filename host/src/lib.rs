@@ -13,6 +13,7 @@ pub mod componentize;
 pub mod config;
 pub mod graph;
 pub mod lock;
+pub mod offline;
 pub mod plan;
 pub mod project;
 pub mod runner;

@@ -4,12 +4,14 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use host::cluster::Cluster;
 use host::config;
-use host::plan::{Direction, Target};
-use host::project::Project;
+use host::graph::Revision;
+use host::plan::{self, Direction, Range, Target};
+use host::project::{Project, STATE_DIR};
 use host::runner::{self, RunOptions};
 use host::sandbox::{Limits, Sandbox};
 use host::store::Tables;
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,9 +40,25 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct RunArgs {
-    /// head, heads, base, a revision id (or 4+ character prefix), +N or -N.
+    /// head, heads, base, an id or 4+ character prefix, +N, -N, rev+N, rev-N, label@head,
+    /// label@base, label@rev, label@+N; with --sql also a `start:end` range.
     #[arg(allow_hyphen_values = true)]
     target: String,
+    /// Print the SQL script instead of running it (offline mode; no database is read).
+    #[arg(long)]
+    sql: bool,
+    /// Print the plan (steps, heads before and after) and run nothing.
+    #[arg(long)]
+    plan: bool,
+    /// With --plan: print JSON, and errors as JSON too.
+    #[arg(long, requires = "plan")]
+    json: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(clap::Args, Clone)]
+struct LimitArgs {
     /// CPU budget of one revision, in fuel units (about one per WebAssembly instruction).
     #[arg(long, default_value_t = Limits::default().fuel)]
     fuel: u64,
@@ -63,6 +81,21 @@ enum Command {
     Upgrade(RunArgs),
     /// Revert revisions down to a target (`-1`, a revision id, `base`).
     Downgrade(RunArgs),
+    /// Set the heads table to the given revisions without running any.
+    Stamp {
+        /// Targets: revision ids, heads, base, label@head, ...
+        #[arg(required = true)]
+        targets: Vec<String>,
+        /// Empty the heads table first (also clears revisions the project does not know).
+        #[arg(long)]
+        purge: bool,
+        /// Print the SQL instead of running it.
+        #[arg(long)]
+        sql: bool,
+        /// Seconds to wait for another migration run holding the lock.
+        #[arg(long, default_value_t = 60.0)]
+        lock_timeout: f64,
+    },
     /// Show the revision(s) the database is at.
     Current {
         /// Also show each revision's message, parents and hash.
@@ -71,12 +104,37 @@ enum Command {
     },
     /// List the revisions, newest first (reads only the lock).
     History {
+        /// Only revisions in `start:end` (e.g. `a1b2:head`, `base:`).
+        #[arg(long, short = 'r', allow_hyphen_values = true)]
+        rev_range: Option<String>,
         /// Show parents, component paths, hashes and messages.
         #[arg(long, short)]
         verbose: bool,
+        /// Mark the database's current revisions (connects to it).
+        #[arg(long, short)]
+        indicate_current: bool,
     },
     /// List the project's heads (reads only the lock).
-    Heads,
+    Heads {
+        /// Treat dependencies as edges: a revision only depended on is not a head.
+        #[arg(long)]
+        resolve_dependencies: bool,
+        /// Show details of each head.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// List branch points and the branches that leave them.
+    Branches {
+        /// Show details of each revision.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Show one revision.
+    Show {
+        /// A revision id, prefix, head, base, label@head, ...
+        #[arg(allow_hyphen_values = true)]
+        rev: String,
+    },
     /// Build the revision crates into components and write migrations.lock.
     Build {
         /// Rebuild and compare with the lock instead of writing it.
@@ -102,12 +160,25 @@ enum DbAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = matches!(&cli.command, Command::Run(a) | Command::Upgrade(a) | Command::Downgrade(a) if a.json);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
     match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
+        Err(e) if json => {
+            let kind = e
+                .downcast_ref::<plan::PlanError>()
+                .map(|p| p.kind())
+                .unwrap_or_else(|| match e.downcast_ref::<runner::RunError>() {
+                    Some(runner::RunError::Plan(p)) => p.kind(),
+                    _ => "error",
+                });
+            let body = serde_json::json!({"error": {"kind": kind, "message": format!("{e:#}")}});
+            println!("{body}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -126,20 +197,117 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             migrate(&cli, &root, tables, Direction::Upgrade, a).await
         }
         Command::Downgrade(a) => migrate(&cli, &root, tables, Direction::Downgrade, a).await,
-        Command::Current { verbose } => current(&cli, &root, &tables, *verbose).await,
-        Command::History { verbose } => history(&Project::open(&root)?, *verbose),
-        Command::Heads => {
+        Command::Stamp {
+            targets,
+            purge,
+            sql,
+            lock_timeout,
+        } => {
             let project = Project::open(&root)?;
-            for h in project.graph.heads() {
-                println!("{h} (head)");
+            let targets = targets
+                .iter()
+                .map(|t| Target::parse(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            let opts = RunOptions {
+                lock_timeout: secs(*lock_timeout, "--lock-timeout")?,
+                tables,
+            };
+            if *sql {
+                // Offline: the database is not read, so the stamp starts from base.
+                let after = plan::stamp(&project.graph, &[], &targets, true)?;
+                print!(
+                    "BEGIN;\n{}{}COMMIT;\n",
+                    opts.tables.ensure_sql(),
+                    opts.tables.stamp_sql(&[], &after, *purge)
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (client, _) = connect(&cli, &root).await?;
+            let (before, after) = runner::stamp(&project, &client, &targets, *purge, &opts).await?;
+            println!(
+                "Stamped {} -> {}",
+                describe_heads(&project, &before),
+                describe_heads(&project, &after)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Current { verbose } => current(&cli, &root, &tables, *verbose).await,
+        Command::History {
+            rev_range,
+            verbose,
+            indicate_current,
+        } => {
+            let project = Project::open(&root)?;
+            let current = if *indicate_current {
+                let (client, _) = connect(&cli, &root).await?;
+                tables.read_heads(&client).await?
+            } else {
+                Vec::new()
+            };
+            history(&project, rev_range.as_deref(), &current, *verbose)
+        }
+        Command::Heads {
+            resolve_dependencies,
+            verbose,
+        } => {
+            let project = Project::open(&root)?;
+            let heads = if *resolve_dependencies {
+                project.graph.resolved_heads()
+            } else {
+                project.graph.heads()
+            };
+            let effective: BTreeSet<&str> = project.graph.resolved_heads().into_iter().collect();
+            for h in heads {
+                let rev = project.graph.get(h).expect("heads exist");
+                let mark = if effective.contains(h) {
+                    "(head)"
+                } else {
+                    "(effective head)"
+                };
+                if *verbose {
+                    print_verbose(&project, rev, &format!(" {mark}"));
+                } else {
+                    println!("{h}{} {mark}", labels_text(rev));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Branches { verbose } => {
+            let project = Project::open(&root)?;
+            for bp in project.graph.branch_points() {
+                let rev = project.graph.get(bp).expect("branch points exist");
+                if *verbose {
+                    print_verbose(&project, rev, " (branchpoint)");
+                } else {
+                    println!("{bp}{} (branchpoint), {}", labels_text(rev), rev.message);
+                }
+                for child in project.graph.children(bp) {
+                    let c = project.graph.get(child).expect("children exist");
+                    println!(
+                        "    -> {child}{}{}, {}",
+                        labels_text(c),
+                        marks(&project, c),
+                        c.message
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { rev } => {
+            let project = Project::open(&root)?;
+            let point = plan::resolve(&project.graph, &Target::parse(rev)?, &BTreeSet::new())?;
+            let plan::Point::At(ids) = point else {
+                bail!("{rev} is base, which is not a revision");
+            };
+            for id in ids {
+                let r = project.graph.get(&id).expect("resolved ids exist");
+                print_verbose(&project, r, &marks(&project, r));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Build { check } => {
-            let sandbox = Sandbox::new(
-                Some(root.join(host::project::STATE_DIR).join("cache")),
-                Limits::default(),
-            )?;
+            let sandbox =
+                Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
             let lock = host::componentize::build(&root, &sandbox, *check).await?;
             let verb = if *check { "match" } else { "locked in" };
             println!(
@@ -150,7 +318,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Db { action } => {
-            let cluster = Cluster::new(root.join(host::project::STATE_DIR).join("pg"));
+            let cluster = Cluster::new(root.join(STATE_DIR).join("pg"));
             match action {
                 DbAction::Status => println!("{}", cluster.status()?),
                 DbAction::Url => println!("{}", cluster.ensure_running().await?),
@@ -168,7 +336,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Connects to the configured database, or to the project's embedded cluster.
-async fn connect(cli: &Cli, root: &std::path::Path) -> Result<(Arc<Client>, String)> {
+async fn connect(cli: &Cli, root: &Path) -> Result<(Arc<Client>, String)> {
     let dotenv = std::fs::read_to_string(".env")
         .map(|t| config::parse_dotenv(&t))
         .unwrap_or_default();
@@ -176,11 +344,10 @@ async fn connect(cli: &Cli, root: &std::path::Path) -> Result<(Arc<Client>, Stri
     let (url, origin) = match config::resolve(cli.database_url.as_deref(), &env, &dotenv) {
         Some(c) => (c.url, c.origin),
         None => {
-            let cluster = Cluster::new(root.join(host::project::STATE_DIR).join("pg"));
-            let url = cluster
-                .ensure_running()
-                .await
-                .context("no database is configured (--database-url, DATABASE_URL, APP_DATABASE__*), and the embedded cluster could not start")?;
+            let cluster = Cluster::new(root.join(STATE_DIR).join("pg"));
+            let url = cluster.ensure_running().await.context(
+                "no database is configured (--database-url, DATABASE_URL, APP_DATABASE__*), and the embedded cluster could not start",
+            )?;
             (url, "the embedded cluster".to_string())
         }
     };
@@ -194,39 +361,63 @@ fn secs(s: f64, what: &str) -> Result<Duration> {
         .with_context(|| format!("{what} must be a non-negative number of seconds"))
 }
 
+fn limits(a: &LimitArgs) -> Result<Limits> {
+    Ok(Limits {
+        fuel: a.fuel,
+        memory_bytes: a.memory_limit_mb << 20,
+        timeout: a.timeout.map(|t| secs(t, "--timeout")).transpose()?,
+    })
+}
+
 async fn migrate(
     cli: &Cli,
-    root: &std::path::Path,
+    root: &Path,
     tables: Tables,
     direction: Direction,
     a: &RunArgs,
 ) -> Result<ExitCode> {
     let project = Project::open(root)?;
-    let target = Target::parse(&a.target)?;
-    let limits = Limits {
-        fuel: a.fuel,
-        memory_bytes: a.memory_limit_mb << 20,
-        timeout: a.timeout.map(|t| secs(t, "--timeout")).transpose()?,
-    };
     let opts = RunOptions {
-        lock_timeout: secs(a.lock_timeout, "--lock-timeout")?,
+        lock_timeout: secs(a.limits.lock_timeout, "--lock-timeout")?,
         tables,
     };
+    if a.sql {
+        let range = Range::parse(&a.target)?;
+        let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), limits(&a.limits)?)?;
+        let script = runner::offline_script(&project, &sandbox, direction, &range, &opts).await?;
+        print!("{script}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let target = Target::parse(&a.target)?;
     let (client, _) = connect(cli, root).await?;
-    let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), limits)?;
+    if a.plan {
+        let heads = opts.tables.read_heads(&client).await?;
+        let plan = runner::make_plan(&project, direction, &target, &heads)?;
+        if a.json {
+            println!("{}", serde_json::to_string(&plan)?);
+        } else {
+            for s in &plan.steps {
+                println!("{} {}", s.direction, s.revision);
+            }
+            println!(
+                "heads: {} -> {}",
+                describe_heads(&project, &plan.heads_before),
+                describe_heads(&project, &plan.heads_after)
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), limits(&a.limits)?)?;
     let report = runner::migrate(&project, &client, &sandbox, direction, &target, &opts).await?;
     for s in &report.steps {
         let rev = project
             .graph
             .get(&s.revision)
             .expect("planned revisions exist");
-        let arrow = match s.direction {
-            Direction::Upgrade => format!("{} -> {}", rev.parents.join(", "), rev.id),
-            Direction::Downgrade => format!("{} -> {}", rev.id, rev.parents.join(", ")),
-        };
         println!(
-            "Running {} {arrow}, {} ({:.1} ms, {} SQL calls)",
+            "Running {} {}, {} ({:.1} ms, {} SQL calls)",
             s.direction,
+            arrow(rev, s.direction),
             rev.message,
             s.duration.as_secs_f64() * 1000.0,
             s.statements
@@ -239,6 +430,14 @@ async fn migrate(
         println!("The database is at {at}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `parent -> rev` (upgrade) or `rev -> parent` (downgrade), as Alembic logs it.
+fn arrow(rev: &Revision, direction: Direction) -> String {
+    match direction {
+        Direction::Upgrade => format!("{} -> {}", rev.parents.join(", "), rev.id),
+        Direction::Downgrade => format!("{} -> {}", rev.id, rev.parents.join(", ")),
+    }
 }
 
 fn describe_heads(project: &Project, heads: &[String]) -> String {
@@ -259,38 +458,23 @@ fn describe_heads(project: &Project, heads: &[String]) -> String {
         .join(", ")
 }
 
-async fn current(
-    cli: &Cli,
-    root: &std::path::Path,
-    tables: &Tables,
-    verbose: bool,
-) -> Result<ExitCode> {
+async fn current(cli: &Cli, root: &Path, tables: &Tables, verbose: bool) -> Result<ExitCode> {
     let project = Project::open(root)?;
     let (client, origin) = connect(cli, root).await?;
     let heads = tables.read_heads(&client).await?;
     if verbose {
         println!("Current revision(s) for {origin}:");
     }
-    let project_heads = project.graph.heads();
     for h in &heads {
         let Some(rev) = project.graph.get(h) else {
             bail!(
-                "the database's heads table names revision {h}, which is not in this project's lock; use the lock that wrote it, or stamp the database"
+                "the database's heads table names revision {h}, which is not in this project's lock; use the lock that wrote it, or `host stamp --purge <rev>`"
             );
         };
-        let mark = if project_heads.contains(&h.as_str()) {
-            " (head)"
-        } else {
-            ""
-        };
         if verbose {
-            let locked = project.locked(h);
-            println!("Rev: {h}{mark}");
-            println!("Parent: {}", parents_text(&rev.parents));
-            println!("Component: {} (blake3 {})", locked.file, locked.blake3);
-            println!("\n    {}\n", rev.message);
+            print_verbose(&project, rev, &marks(&project, rev));
         } else {
-            println!("{h}{mark}");
+            println!("{h}{}{}", labels_text(rev), marks(&project, rev));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -304,41 +488,91 @@ fn parents_text(parents: &[String]) -> String {
     }
 }
 
-fn history(project: &Project, verbose: bool) -> Result<ExitCode> {
-    let heads = project.graph.heads();
+fn labels_text(rev: &Revision) -> String {
+    if rev.branch_labels.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", rev.branch_labels.join(", "))
+    }
+}
+
+/// Alembic's markers: head, base, branchpoint, mergepoint.
+fn marks(project: &Project, rev: &Revision) -> String {
+    let mut m = Vec::new();
+    if project.graph.heads().contains(&rev.id.as_str()) {
+        m.push("head");
+    }
+    if rev.parents.is_empty() {
+        m.push("base");
+    }
+    if project.graph.children(&rev.id).len() > 1 {
+        m.push("branchpoint");
+    }
+    if rev.parents.len() > 1 {
+        m.push("mergepoint");
+    }
+    if m.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", m.join(", "))
+    }
+}
+
+fn print_verbose(project: &Project, rev: &Revision, mark: &str) {
+    let locked = project.locked(&rev.id);
+    println!("Rev: {}{mark}", rev.id);
+    println!("Parent: {}", parents_text(&rev.parents));
+    if !rev.branch_labels.is_empty() {
+        println!("Branch names: {}", rev.branch_labels.join(", "));
+    }
+    if !rev.depends_on.is_empty() {
+        println!("Depends on: {}", rev.depends_on.join(", "));
+    }
+    if !locked.transactional {
+        println!("Transactional: no");
+    }
+    println!("Component: {}", locked.file);
+    println!("blake3: {}", locked.blake3);
+    println!("\n    {}\n", rev.message);
+}
+
+fn history(
+    project: &Project,
+    range: Option<&str>,
+    current: &[String],
+    verbose: bool,
+) -> Result<ExitCode> {
+    let applied = plan::applied_set(&project.graph, current)?;
+    let members = match range {
+        Some(r) => Some(plan::range_members(
+            &project.graph,
+            &Range::parse(r)?,
+            &applied,
+        )?),
+        None => None,
+    };
     for rev in project.graph.topological().rev() {
-        let mut marks = Vec::new();
-        if heads.contains(&rev.id.as_str()) {
-            marks.push("head");
+        if members.as_ref().is_some_and(|m| !m.contains(&rev.id)) {
+            continue;
         }
-        if rev.parents.is_empty() {
-            marks.push("base");
-        }
-        let mark = if marks.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", marks.join(", "))
-        };
-        if verbose {
-            let locked = project.locked(&rev.id);
-            println!("Rev: {}{mark}", rev.id);
-            println!("Parent: {}", parents_text(&rev.parents));
-            if !rev.branch_labels.is_empty() {
-                println!("Branch names: {}", rev.branch_labels.join(", "));
-            }
-            if !rev.depends_on.is_empty() {
-                println!("Depends on: {}", rev.depends_on.join(", "));
-            }
-            println!("Component: {}", locked.file);
-            println!("blake3: {}", locked.blake3);
-            println!("\n    {}\n", rev.message);
-        } else {
-            let parents = if rev.parents.is_empty() {
-                "<base>".to_string()
+        let mut mark = marks(project, rev);
+        if current.contains(&rev.id) {
+            mark = if mark.is_empty() {
+                " (current)".to_string()
             } else {
-                rev.parents.join(", ")
+                mark.replace(')', ", current)")
             };
-            println!("{parents} -> {}{mark}, {}", rev.id, rev.message);
+        }
+        if verbose {
+            print_verbose(project, rev, &mark);
+        } else {
+            println!(
+                "{} -> {}{}{mark}, {}",
+                parents_text(&rev.parents),
+                rev.id,
+                labels_text(rev),
+                rev.message
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

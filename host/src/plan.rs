@@ -1,5 +1,6 @@
-//! Targets (`head`, `base`, ids, `+N`, `-N`) and the ordered steps that move
-//! a database from its current heads to a target. Pure: no I/O.
+//! Targets (Alembic's syntax: `head`, `heads`, `base`, ids and prefixes,
+//! `+N`, `-N`, `rev+N`, `label@head`, `label@-1`, `start:end`) and the ordered
+//! steps that move a database from its current heads to a target. Pure: no I/O.
 
 use crate::graph::{Graph, ResolveError};
 use serde::Serialize;
@@ -25,46 +26,127 @@ impl fmt::Display for Direction {
     }
 }
 
-/// A parsed target, before it is resolved against a graph.
+/// What a target is measured from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// The single head.
+pub enum Anchor {
+    /// The single head (of the branch, with a label).
     Head,
-    /// Every head.
+    /// Every head (of the branch, with a label).
     Heads,
-    /// Before the first revision.
+    /// Before the first revision (of the branch, with a label).
     Base,
     /// A full id or a prefix.
     Revision(String),
-    /// `+N` / `-N`, relative to the current heads.
-    Relative(i64),
+    /// The database's current heads (for a bare `+N` / `-N`).
+    Current,
+}
+
+/// A parsed target, before it is resolved against a graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `label@...`: restricts the target to one branch.
+    pub label: Option<String>,
+    /// Where it starts.
+    pub anchor: Anchor,
+    /// Steps up (positive) or down (negative) from the anchor.
+    pub offset: i64,
+}
+
+/// A `start:end` range (offline SQL, history); either side may be open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Range {
+    /// Where it starts (exclusive for SQL: what is assumed applied).
+    pub start: Option<Target>,
+    /// Where it ends.
+    pub end: Option<Target>,
 }
 
 impl Target {
-    /// Parses the target syntax Alembic users type.
-    pub fn parse(text: &str) -> Result<Target, PlanError> {
-        let t = text.trim();
-        match t {
-            "head" => return Ok(Target::Head),
-            "heads" => return Ok(Target::Heads),
-            "base" => return Ok(Target::Base),
-            "" => return Err(PlanError::BadTarget(text.to_string())),
-            _ => {}
+    /// The target `head`.
+    pub fn head() -> Target {
+        Target {
+            label: None,
+            anchor: Anchor::Head,
+            offset: 0,
         }
-        if let Some(rest) = t.strip_prefix('+').or_else(|| t.strip_prefix('-')) {
-            let n: i64 = rest
-                .parse()
-                .map_err(|_| PlanError::BadTarget(text.to_string()))?;
-            if n <= 0 {
-                return Err(PlanError::BadTarget(text.to_string()));
-            }
-            return Ok(Target::Relative(if t.starts_with('-') { -n } else { n }));
-        }
-        if t.contains(['@', ':', '+']) || t.contains('-') {
-            return Err(PlanError::Unsupported(text.to_string()));
-        }
-        Ok(Target::Revision(t.to_string()))
     }
+
+    /// Parses Alembic's target syntax.
+    pub fn parse(text: &str) -> Result<Target, PlanError> {
+        let bad = || PlanError::BadTarget(text.to_string());
+        let t = text.trim();
+        if t.is_empty() || t.contains(':') || t.chars().any(char::is_whitespace) {
+            return Err(bad());
+        }
+        let (label, rest) = match t.split_once('@') {
+            Some((l, r)) if !l.is_empty() && !r.contains('@') => (Some(l.to_string()), r),
+            Some(_) => return Err(bad()),
+            None => (None, t),
+        };
+        let split = rest.find(['+', '-']);
+        let (anchor_text, offset_text) = match split {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let offset = if offset_text.is_empty() {
+            0
+        } else {
+            let n: i64 = offset_text[1..].parse().map_err(|_| bad())?;
+            if n <= 0 {
+                return Err(bad());
+            }
+            if offset_text.starts_with('-') { -n } else { n }
+        };
+        let anchor = match anchor_text {
+            "" if offset != 0 => Anchor::Current,
+            "" if label.is_some() => return Err(bad()),
+            "" => return Err(bad()),
+            "head" => Anchor::Head,
+            "heads" => Anchor::Heads,
+            "base" => Anchor::Base,
+            id => Anchor::Revision(id.to_string()),
+        };
+        if anchor == Anchor::Heads && offset != 0 {
+            return Err(bad());
+        }
+        Ok(Target {
+            label,
+            anchor,
+            offset,
+        })
+    }
+}
+
+impl Range {
+    /// Parses `start:end`, `start:` or `:end`; a plain target is `:target`.
+    pub fn parse(text: &str) -> Result<Range, PlanError> {
+        let side = |s: &str| -> Result<Option<Target>, PlanError> {
+            if s.trim().is_empty() {
+                Ok(None)
+            } else {
+                Target::parse(s).map(Some)
+            }
+        };
+        match text.split_once(':') {
+            Some((a, b)) => Ok(Range {
+                start: side(a)?,
+                end: side(b)?,
+            }),
+            None => Ok(Range {
+                start: None,
+                end: Some(Target::parse(text)?),
+            }),
+        }
+    }
+}
+
+/// A resolved target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Point {
+    /// These revisions (and so everything they need) applied.
+    At(Vec<String>),
+    /// None of these revisions nor anything above them applied (`base`).
+    Below(Vec<String>),
 }
 
 /// One step of a plan.
@@ -102,35 +184,56 @@ impl Plan {
 pub enum PlanError {
     /// The target text is not a target.
     #[error(
-        "{0:?} is not a target: use head, heads, base, a revision id (or a prefix of 4+ characters), +N or -N"
+        "{0:?} is not a target: use head, heads, base, a revision id (or a prefix of 4+ characters), +N, -N, rev+N, rev-N, label@head, label@base, label@rev or label@+N"
     )]
     BadTarget(String),
-    /// Valid Alembic syntax this host does not implement yet.
-    #[error(
-        "target {0:?} uses syntax (labels, ranges, rev+N) that this host does not support yet; use a revision id, head, base, +N or -N"
-    )]
-    Unsupported(String),
+    /// A range where only a single target is allowed, or the other way round.
+    #[error("{0}")]
+    Range(String),
     /// A revision id did not resolve.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// No revision carries the label.
+    #[error("no such branch label {label:?}; labels in this project: {}", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
+    NoSuchBranch {
+        /// The label asked for.
+        label: String,
+        /// Labels that exist.
+        known: Vec<String>,
+    },
+    /// `label@rev` with a revision outside the branch.
+    #[error("revision {revision} is not a member of branch {label:?}")]
+    NotMember {
+        /// The label.
+        label: String,
+        /// The revision.
+        revision: String,
+    },
     /// The database names a revision the project does not have.
     #[error(
-        "the database is at revision {0}, which is not in this project's lock; use the lock that wrote it, or `host stamp` the revision the schema really is at"
+        "the database is at revision {0}, which is not in this project's lock; use the lock that wrote it, or `host stamp --purge <rev>` the revision the schema really is at"
     )]
     UnknownCurrent(String),
     /// `head` with several heads.
-    #[error("the project has several heads ({}); upgrade to one of them by id, or to `heads` for all", .0.join(", "))]
-    MultipleHeads(Vec<String>),
+    #[error("{} several heads ({}); name one (e.g. `{}`), use `{}` for all of them{}", where_.as_deref().map(|l| format!("branch {l:?} has")).unwrap_or_else(|| "the project has".into()), heads.join(", "), heads[0], where_.as_deref().map(|l| format!("{l}@heads")).unwrap_or_else(|| "heads".into()), if where_.is_none() { ", or merge them with `host merge heads`" } else { "" })]
+    MultipleHeads {
+        /// The heads.
+        heads: Vec<String>,
+        /// The label, when the target named a branch.
+        where_: Option<String>,
+    },
     /// A relative step from several current heads.
-    #[error("the database has several heads ({}); {} is ambiguous, name the revision instead (e.g. `{}`)", heads.join(", "), step, heads[0])]
+    #[error("the database has several heads ({}), so {step} is ambiguous; use one of: {}", heads.join(", "), suggestions.join(", "))]
     AmbiguousFromHeads {
         /// Current heads.
         heads: Vec<String>,
         /// The relative target.
         step: String,
+        /// Targets that would be unambiguous.
+        suggestions: Vec<String>,
     },
     /// A walk reached a branch point or a merge.
-    #[error("{step} is ambiguous at {at}: it can go to {}; name the revision instead", candidates.join(" or "))]
+    #[error("{step} is ambiguous at {at}: it can go to {}; name the revision instead (e.g. `{}`)", candidates.join(" or "), candidates[0])]
     AmbiguousWalk {
         /// The relative target.
         step: String,
@@ -179,11 +282,13 @@ impl PlanError {
     pub fn kind(&self) -> &'static str {
         match self {
             PlanError::BadTarget(_) => "bad_target",
-            PlanError::Unsupported(_) => "unsupported_target",
+            PlanError::Range(_) => "bad_range",
             PlanError::Resolve(ResolveError::NotFound { .. }) => "unknown_revision",
             PlanError::Resolve(ResolveError::Ambiguous { .. }) => "ambiguous_prefix",
+            PlanError::NoSuchBranch { .. } => "no_such_branch",
+            PlanError::NotMember { .. } => "not_a_member",
             PlanError::UnknownCurrent(_) => "unknown_current",
-            PlanError::MultipleHeads(_) => "multiple_heads",
+            PlanError::MultipleHeads { .. } => "multiple_heads",
             PlanError::AmbiguousFromHeads { .. } => "ambiguous_heads",
             PlanError::AmbiguousWalk { .. } => "ambiguous_walk",
             PlanError::TooFar { .. } => "relative_out_of_range",
@@ -194,7 +299,7 @@ impl PlanError {
 }
 
 /// Everything the current heads imply is applied.
-fn applied_set(graph: &Graph, heads: &[String]) -> Result<BTreeSet<String>, PlanError> {
+pub fn applied_set(graph: &Graph, heads: &[String]) -> Result<BTreeSet<String>, PlanError> {
     for h in heads {
         if !graph.contains(h) {
             return Err(PlanError::UnknownCurrent(h.clone()));
@@ -203,41 +308,239 @@ fn applied_set(graph: &Graph, heads: &[String]) -> Result<BTreeSet<String>, Plan
     Ok(graph.ancestors(heads.iter().map(String::as_str)))
 }
 
-fn rel_text(n: i64) -> String {
-    if n > 0 {
-        format!("+{n}")
-    } else {
-        n.to_string()
+fn rel_text(t: &Target) -> String {
+    let mut s = String::new();
+    if let Some(l) = &t.label {
+        s.push_str(l);
+        s.push('@');
     }
+    match &t.anchor {
+        Anchor::Head => s.push_str("head"),
+        Anchor::Heads => s.push_str("heads"),
+        Anchor::Base => s.push_str("base"),
+        Anchor::Revision(r) => s.push_str(r),
+        Anchor::Current => {}
+    }
+    if t.offset > 0 {
+        s.push_str(&format!("+{}", t.offset));
+    } else if t.offset < 0 {
+        s.push_str(&t.offset.to_string());
+    }
+    s
+}
+
+/// Resolves a target against the graph and the applied revisions.
+pub fn resolve(
+    graph: &Graph,
+    target: &Target,
+    applied: &BTreeSet<String>,
+) -> Result<Point, PlanError> {
+    let scope = match &target.label {
+        Some(l) => Some(graph.branch(l).ok_or_else(|| PlanError::NoSuchBranch {
+            label: l.clone(),
+            known: graph.labels().iter().map(|(l, _)| l.to_string()).collect(),
+        })?),
+        None => None,
+    };
+    let in_scope = |id: &str| scope.as_ref().is_none_or(|s| s.contains(id));
+    let roots = || -> Vec<String> {
+        match &scope {
+            None => graph.bases().iter().map(|s| s.to_string()).collect(),
+            Some(s) => graph
+                .sorted(s.iter().cloned())
+                .into_iter()
+                .filter(|id| {
+                    graph
+                        .get(id)
+                        .is_some_and(|r| r.parents.iter().all(|p| !s.contains(p)))
+                })
+                .collect(),
+        }
+    };
+    let start = match &target.anchor {
+        Anchor::Head | Anchor::Heads => {
+            let heads: Vec<String> = graph
+                .heads()
+                .into_iter()
+                .filter(|h| in_scope(h))
+                .map(String::from)
+                .collect();
+            if target.anchor == Anchor::Heads || heads.len() <= 1 {
+                Point::At(heads)
+            } else {
+                return Err(PlanError::MultipleHeads {
+                    heads,
+                    where_: target.label.clone(),
+                });
+            }
+        }
+        Anchor::Base => Point::Below(roots()),
+        Anchor::Revision(text) => {
+            let id = match &scope {
+                Some(members) if !graph.contains(text) => {
+                    // Alembic lets a label disambiguate a prefix.
+                    let matches: Vec<&String> = members
+                        .iter()
+                        .filter(|m| m.starts_with(text.as_str()))
+                        .collect();
+                    match matches.as_slice() {
+                        [one] if text.len() >= 4 => one.to_string(),
+                        _ => graph.resolve(text)?.to_string(),
+                    }
+                }
+                _ => graph.resolve(text)?.to_string(),
+            };
+            if !in_scope(&id) {
+                return Err(PlanError::NotMember {
+                    label: target.label.clone().unwrap_or_default(),
+                    revision: id,
+                });
+            }
+            Point::At(vec![id])
+        }
+        Anchor::Current => {
+            let heads: Vec<String> = current_heads(graph, applied)
+                .into_iter()
+                .filter(|h| in_scope(h))
+                .collect();
+            match heads.as_slice() {
+                [] => Point::Below(roots()),
+                [one] => Point::At(vec![one.clone()]),
+                many => {
+                    let n = target.offset;
+                    let suggestions = many
+                        .iter()
+                        .map(|h| {
+                            if n > 0 {
+                                format!("{h}+{n}")
+                            } else {
+                                format!("{h}{n}")
+                            }
+                        })
+                        .collect();
+                    return Err(PlanError::AmbiguousFromHeads {
+                        heads: many.to_vec(),
+                        step: rel_text(target),
+                        suggestions,
+                    });
+                }
+            }
+        }
+    };
+    walk(graph, start, target, scope.as_ref())
+}
+
+/// Moves `offset` steps from `start`: up through children (inside the branch
+/// when a label is given), down through parents.
+fn walk(
+    graph: &Graph,
+    start: Point,
+    target: &Target,
+    scope: Option<&BTreeSet<String>>,
+) -> Result<Point, PlanError> {
+    let step = rel_text(target);
+    let describe = |p: &Point| match p {
+        Point::At(v) => v.join(", "),
+        Point::Below(_) => "base".to_string(),
+    };
+    let from = describe(&start);
+    let mut cur = start;
+    for taken in 0..target.offset.unsigned_abs() as i64 {
+        cur = if target.offset > 0 {
+            let options: Vec<String> = match &cur {
+                Point::Below(roots) => roots.clone(),
+                Point::At(v) => {
+                    let [one] = v.as_slice() else {
+                        return Err(PlanError::AmbiguousWalk {
+                            step,
+                            at: v.join(", "),
+                            candidates: v.clone(),
+                        });
+                    };
+                    graph
+                        .children(one)
+                        .into_iter()
+                        .filter(|c| scope.is_none_or(|s| s.contains(*c)))
+                        .map(String::from)
+                        .collect()
+                }
+            };
+            match options.as_slice() {
+                [] => {
+                    return Err(PlanError::TooFar {
+                        step,
+                        from,
+                        available: taken,
+                        end: "head",
+                    });
+                }
+                [next] => Point::At(vec![next.clone()]),
+                many => {
+                    return Err(PlanError::AmbiguousWalk {
+                        step,
+                        at: describe(&cur),
+                        candidates: many.to_vec(),
+                    });
+                }
+            }
+        } else {
+            match &cur {
+                Point::Below(_) => {
+                    return Err(PlanError::TooFar {
+                        step,
+                        from,
+                        available: taken,
+                        end: "base",
+                    });
+                }
+                Point::At(v) => {
+                    let [one] = v.as_slice() else {
+                        return Err(PlanError::AmbiguousWalk {
+                            step,
+                            at: v.join(", "),
+                            candidates: v.clone(),
+                        });
+                    };
+                    let parents = &graph.get(one).expect("resolved ids exist").parents;
+                    match parents.as_slice() {
+                        [] => Point::Below(vec![one.clone()]),
+                        [p] => Point::At(vec![p.clone()]),
+                        many => {
+                            return Err(PlanError::AmbiguousWalk {
+                                step,
+                                at: one.clone(),
+                                candidates: many.to_vec(),
+                            });
+                        }
+                    }
+                }
+            }
+        };
+    }
+    Ok(cur)
 }
 
 /// Plans `upgrade <target>` from the given heads table rows.
 pub fn upgrade(graph: &Graph, current: &[String], target: &Target) -> Result<Plan, PlanError> {
     let applied = applied_set(graph, current)?;
-    let goals: Vec<String> = match target {
-        Target::Head => match graph.heads().as_slice() {
-            [] => vec![],
-            [one] => vec![one.to_string()],
-            many => {
-                return Err(PlanError::MultipleHeads(
-                    many.iter().map(|s| s.to_string()).collect(),
-                ));
-            }
-        },
-        Target::Heads => graph.heads().iter().map(|s| s.to_string()).collect(),
-        Target::Base => vec![],
-        Target::Revision(r) => vec![graph.resolve(r)?.to_string()],
-        Target::Relative(n) if *n < 0 => {
-            return Err(PlanError::WrongDirection {
-                step: rel_text(*n),
-                command: Direction::Upgrade,
-                hint: format!("host downgrade {n}"),
-            });
-        }
-        Target::Relative(n) => vec![walk_up(graph, &current_heads(graph, &applied), *n)?],
+    if target.anchor == Anchor::Current && target.offset < 0 {
+        return Err(PlanError::WrongDirection {
+            step: rel_text(target),
+            command: Direction::Upgrade,
+            hint: format!("host downgrade {}", rel_text(target)),
+        });
+    }
+    let goals = match resolve(graph, target, &applied)? {
+        Point::At(goals) => goals,
+        Point::Below(_) => Vec::new(),
     };
+    Ok(upgrade_to(graph, &applied, &goals))
+}
+
+/// The steps that apply everything `goals` need on top of `applied`.
+pub fn upgrade_to(graph: &Graph, applied: &BTreeSet<String>, goals: &[String]) -> Plan {
     let wanted = graph.ancestors(goals.iter().map(String::as_str));
-    let todo: Vec<String> = graph.sorted(wanted.difference(&applied).cloned());
+    let todo: Vec<String> = graph.sorted(wanted.difference(applied).cloned());
     let mut now = applied.clone();
     let steps = todo
         .into_iter()
@@ -250,44 +553,65 @@ pub fn upgrade(graph: &Graph, current: &[String], target: &Target) -> Result<Pla
             }
         })
         .collect();
-    Ok(Plan {
+    Plan {
         steps,
-        heads_before: graph.heads_of(&applied),
+        heads_before: graph.heads_of(applied),
         heads_after: graph.heads_of(&now),
-    })
+    }
 }
 
 /// Plans `downgrade <target>` from the given heads table rows.
 pub fn downgrade(graph: &Graph, current: &[String], target: &Target) -> Result<Plan, PlanError> {
     let applied = applied_set(graph, current)?;
-    let heads = current_heads(graph, &applied);
-    let remove: BTreeSet<String> = match target {
-        Target::Base => applied.clone(),
-        Target::Revision(r) => below(graph, &applied, &heads, graph.resolve(r)?)?,
-        Target::Head | Target::Heads => BTreeSet::new(),
-        Target::Relative(n) if *n > 0 => {
-            return Err(PlanError::WrongDirection {
-                step: rel_text(*n),
-                command: Direction::Downgrade,
-                hint: format!("host upgrade +{n}"),
-            });
-        }
-        Target::Relative(n) => match walk_down(graph, &heads, -*n)? {
-            Some(rev) => below(graph, &applied, &heads, &rev)?,
-            // Walked off the root: the whole lineage of that root goes.
-            None => {
-                let root = lineage_root(graph, &heads[0]);
-                graph
-                    .descendants([root.as_str()])
-                    .intersection(&applied)
-                    .cloned()
-                    .collect()
+    if target.anchor == Anchor::Current && target.offset > 0 {
+        return Err(PlanError::WrongDirection {
+            step: rel_text(target),
+            command: Direction::Downgrade,
+            hint: format!("host upgrade {}", rel_text(target)),
+        });
+    }
+    if target.anchor == Anchor::Current && applied.is_empty() {
+        return Err(PlanError::TooFar {
+            step: rel_text(target),
+            from: "base".into(),
+            available: 0,
+            end: "base",
+        });
+    }
+    let point = resolve(graph, target, &applied)?;
+    let heads = graph.heads_of(&applied);
+    let remove: BTreeSet<String> = match &point {
+        Point::Below(roots) => graph
+            .descendants(roots.iter().map(String::as_str))
+            .intersection(&applied)
+            .cloned()
+            .collect(),
+        Point::At(keep) => {
+            for k in keep {
+                if !applied.contains(k) {
+                    return Err(PlanError::NotApplied {
+                        target: k.clone(),
+                        heads,
+                    });
+                }
             }
-        },
+            let above = graph.descendants(keep.iter().map(String::as_str));
+            let needed = graph.ancestors(keep.iter().map(String::as_str));
+            above
+                .difference(&needed)
+                .filter(|r| applied.contains(*r))
+                .cloned()
+                .collect()
+        }
     };
+    Ok(downgrade_from(graph, &applied, remove))
+}
+
+/// The steps that revert `remove` from `applied`, dependents first.
+fn downgrade_from(graph: &Graph, applied: &BTreeSet<String>, remove: BTreeSet<String>) -> Plan {
     let mut now = applied.clone();
-    let order = graph.sorted(remove);
-    let steps = order
+    let steps = graph
+        .sorted(remove)
         .into_iter()
         .rev()
         .map(|id| {
@@ -299,33 +623,104 @@ pub fn downgrade(graph: &Graph, current: &[String], target: &Target) -> Result<P
             }
         })
         .collect();
-    Ok(Plan {
+    Plan {
         steps,
-        heads_before: graph.heads_of(&applied),
+        heads_before: graph.heads_of(applied),
         heads_after: graph.heads_of(&now),
-    })
+    }
 }
 
-/// What must be reverted to come down to `target`: everything applied that needs it, but not itself.
-fn below(
+/// The heads table after `stamp <targets>`: each target replaces the
+/// revisions of its own lineage and leaves unrelated branches alone.
+pub fn stamp(
     graph: &Graph,
-    applied: &BTreeSet<String>,
-    heads: &[String],
-    target: &str,
-) -> Result<BTreeSet<String>, PlanError> {
-    if !applied.contains(target) {
-        return Err(PlanError::NotApplied {
-            target: target.to_string(),
-            heads: heads.to_vec(),
-        });
+    current: &[String],
+    targets: &[Target],
+    purge: bool,
+) -> Result<Vec<String>, PlanError> {
+    let mut applied = if purge {
+        BTreeSet::new()
+    } else {
+        applied_set(graph, current)?
+    };
+    for t in targets {
+        match resolve(graph, t, &applied)? {
+            Point::Below(roots) => {
+                let gone = graph.descendants(roots.iter().map(String::as_str));
+                applied.retain(|r| !gone.contains(r));
+            }
+            Point::At(revs) => {
+                let ids = revs.iter().map(String::as_str);
+                let above = graph.descendants(ids.clone());
+                let needed = graph.ancestors(ids);
+                applied.retain(|r| !above.contains(r) || needed.contains(r));
+                applied.extend(needed);
+            }
+        }
     }
-    let mut gone: BTreeSet<String> = graph
-        .descendants([target])
-        .intersection(applied)
-        .cloned()
-        .collect();
-    gone.remove(target);
-    Ok(gone)
+    Ok(graph.heads_of(&applied))
+}
+
+/// Plans an offline (`--sql`) run over `start:end`: the start is assumed
+/// applied, no database is read.
+pub fn offline(graph: &Graph, direction: Direction, range: &Range) -> Result<Plan, PlanError> {
+    let empty = BTreeSet::new();
+    let point_set = |t: &Target| -> Result<BTreeSet<String>, PlanError> {
+        Ok(match resolve(graph, t, &empty)? {
+            Point::At(v) => graph.ancestors(v.iter().map(String::as_str)),
+            Point::Below(_) => BTreeSet::new(),
+        })
+    };
+    match direction {
+        Direction::Upgrade => {
+            let applied = match &range.start {
+                Some(t) => point_set(t)?,
+                None => BTreeSet::new(),
+            };
+            let end = range.end.clone().unwrap_or_else(Target::head);
+            if end.anchor == Anchor::Current {
+                return Err(PlanError::Range(
+                    "offline mode does not read the database: write `start:+N`, not a bare +N"
+                        .into(),
+                ));
+            }
+            let heads = graph.heads_of(&applied);
+            upgrade(graph, &heads, &end)
+        }
+        Direction::Downgrade => {
+            let (Some(start), Some(end)) = (&range.start, &range.end) else {
+                return Err(PlanError::Range(
+                    "downgrade --sql needs both ends, as `from:to` (e.g. `head:base`), because offline mode does not read the database".into(),
+                ));
+            };
+            let applied = point_set(start)?;
+            downgrade(graph, &graph.heads_of(&applied), end)
+        }
+    }
+}
+
+/// Revisions in `start:end` for `history -r`: descendants of start that end needs.
+pub fn range_members(
+    graph: &Graph,
+    range: &Range,
+    applied: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, PlanError> {
+    let all: BTreeSet<String> = graph.topological().map(|r| r.id.clone()).collect();
+    let upper = match &range.end {
+        None => all.clone(),
+        Some(t) => match resolve(graph, t, applied)? {
+            Point::At(v) => graph.ancestors(v.iter().map(String::as_str)),
+            Point::Below(_) => BTreeSet::new(),
+        },
+    };
+    let lower = match &range.start {
+        None => all,
+        Some(t) => match resolve(graph, t, applied)? {
+            Point::At(v) => graph.descendants(v.iter().map(String::as_str)),
+            Point::Below(_) => graph.topological().map(|r| r.id.clone()).collect(),
+        },
+    };
+    Ok(upper.intersection(&lower).cloned().collect())
 }
 
 /// Current heads through parent edges only (what `+N`/`-N` walk from).
@@ -348,260 +743,5 @@ fn current_heads(graph: &Graph, applied: &BTreeSet<String>) -> Vec<String> {
     )
 }
 
-fn walk_up(graph: &Graph, heads: &[String], n: i64) -> Result<String, PlanError> {
-    let step = rel_text(n);
-    let (mut cur, mut options): (String, Vec<String>) = match heads {
-        [] => (
-            "base".to_string(),
-            graph.bases().iter().map(|s| s.to_string()).collect(),
-        ),
-        [one] => (
-            one.clone(),
-            graph.children(one).iter().map(|s| s.to_string()).collect(),
-        ),
-        many => {
-            return Err(PlanError::AmbiguousFromHeads {
-                heads: many.to_vec(),
-                step,
-            });
-        }
-    };
-    let from = cur.clone();
-    for taken in 0..n {
-        match options.as_slice() {
-            [] => {
-                return Err(PlanError::TooFar {
-                    step,
-                    from,
-                    available: taken,
-                    end: "head",
-                });
-            }
-            [next] => cur = next.clone(),
-            many => {
-                return Err(PlanError::AmbiguousWalk {
-                    step,
-                    at: cur,
-                    candidates: many.to_vec(),
-                });
-            }
-        }
-        options = graph.children(&cur).iter().map(|s| s.to_string()).collect();
-    }
-    Ok(cur)
-}
-
-/// Walks `n` parent edges down; `None` means one step past a root (base).
-fn walk_down(graph: &Graph, heads: &[String], n: i64) -> Result<Option<String>, PlanError> {
-    let step = rel_text(-n);
-    let mut cur = match heads {
-        [] => {
-            return Err(PlanError::TooFar {
-                step,
-                from: "base".into(),
-                available: 0,
-                end: "base",
-            });
-        }
-        [one] => one.clone(),
-        many => {
-            return Err(PlanError::AmbiguousFromHeads {
-                heads: many.to_vec(),
-                step,
-            });
-        }
-    };
-    let from = cur.clone();
-    for taken in 0..n {
-        let parents = &graph.get(&cur).expect("walk stays in the graph").parents;
-        match parents.as_slice() {
-            [] if taken == n - 1 => return Ok(None),
-            [] => {
-                return Err(PlanError::TooFar {
-                    step,
-                    from,
-                    available: taken + 1,
-                    end: "base",
-                });
-            }
-            [p] => cur = p.clone(),
-            many => {
-                return Err(PlanError::AmbiguousWalk {
-                    step,
-                    at: cur,
-                    candidates: many.to_vec(),
-                });
-            }
-        }
-    }
-    Ok(Some(cur))
-}
-
-fn lineage_root(graph: &Graph, id: &str) -> String {
-    let mut cur = id.to_string();
-    while let Some(p) = graph.get(&cur).and_then(|r| r.parents.first()) {
-        cur = p.clone();
-    }
-    cur
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::graph::tests::graph;
-
-    fn ids(plan: &Plan) -> Vec<String> {
-        plan.steps.iter().map(|s| s.revision.clone()).collect()
-    }
-
-    fn v(x: &[&str]) -> Vec<String> {
-        x.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn taskman() -> Graph {
-        graph(&[
-            "c7bb9a9f0570",
-            "a1b2c3d4e5f6:c7bb9a9f0570",
-            "934f38a4fc73:a1b2c3d4e5f6",
-        ])
-        .unwrap()
-    }
-
-    #[test]
-    fn parses_targets() {
-        assert_eq!(Target::parse("head").unwrap(), Target::Head);
-        assert_eq!(Target::parse("+2").unwrap(), Target::Relative(2));
-        assert_eq!(Target::parse("-1").unwrap(), Target::Relative(-1));
-        assert_eq!(
-            Target::parse("ae10").unwrap(),
-            Target::Revision("ae10".into())
-        );
-        assert!(matches!(Target::parse("+0"), Err(PlanError::BadTarget(_))));
-        assert!(matches!(Target::parse("+x"), Err(PlanError::BadTarget(_))));
-        assert!(matches!(
-            Target::parse("lbl@head"),
-            Err(PlanError::Unsupported(_))
-        ));
-    }
-
-    #[test]
-    fn upgrade_head_from_base_applies_in_order() {
-        let g = taskman();
-        let p = upgrade(&g, &[], &Target::Head).unwrap();
-        assert_eq!(
-            ids(&p),
-            v(&["c7bb9a9f0570", "a1b2c3d4e5f6", "934f38a4fc73"])
-        );
-        assert!(p.heads_before.is_empty());
-        assert_eq!(p.heads_after, v(&["934f38a4fc73"]));
-        assert_eq!(p.steps[0].heads_after, v(&["c7bb9a9f0570"]));
-        assert!(p.steps.iter().all(|s| s.direction == Direction::Upgrade));
-    }
-
-    #[test]
-    fn upgrade_is_a_no_op_at_or_above_target() {
-        let g = taskman();
-        let at_head = v(&["934f38a4fc73"]);
-        assert!(upgrade(&g, &at_head, &Target::Head).unwrap().is_empty());
-        assert!(
-            upgrade(&g, &at_head, &Target::Revision("a1b2".into()))
-                .unwrap()
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn relative_walks() {
-        let g = taskman();
-        assert_eq!(
-            ids(&upgrade(&g, &[], &Target::Relative(1)).unwrap()),
-            v(&["c7bb9a9f0570"])
-        );
-        assert_eq!(
-            ids(&upgrade(&g, &v(&["c7bb9a9f0570"]), &Target::Relative(2)).unwrap()),
-            v(&["a1b2c3d4e5f6", "934f38a4fc73"])
-        );
-        let err = upgrade(&g, &v(&["a1b2c3d4e5f6"]), &Target::Relative(2)).unwrap_err();
-        assert!(
-            matches!(err, PlanError::TooFar { available: 1, .. }),
-            "{err}"
-        );
-        let head = v(&["934f38a4fc73"]);
-        assert_eq!(
-            ids(&downgrade(&g, &head, &Target::Relative(-1)).unwrap()),
-            v(&["934f38a4fc73"])
-        );
-        let p = downgrade(&g, &head, &Target::Relative(-3)).unwrap();
-        assert_eq!(
-            ids(&p),
-            v(&["934f38a4fc73", "a1b2c3d4e5f6", "c7bb9a9f0570"])
-        );
-        assert!(p.heads_after.is_empty());
-        assert!(matches!(
-            downgrade(&g, &head, &Target::Relative(-4)).unwrap_err(),
-            PlanError::TooFar { available: 3, .. }
-        ));
-        assert!(matches!(
-            downgrade(&g, &[], &Target::Relative(-1)).unwrap_err(),
-            PlanError::TooFar { .. }
-        ));
-        assert!(matches!(
-            upgrade(&g, &head, &Target::Relative(-1)).unwrap_err(),
-            PlanError::WrongDirection { .. }
-        ));
-        assert!(matches!(
-            downgrade(&g, &head, &Target::Relative(1)).unwrap_err(),
-            PlanError::WrongDirection { .. }
-        ));
-    }
-
-    #[test]
-    fn downgrade_to_revision_and_base() {
-        let g = taskman();
-        let head = v(&["934f38a4fc73"]);
-        let p = downgrade(&g, &head, &Target::Revision("c7bb9a9f0570".into())).unwrap();
-        assert_eq!(ids(&p), v(&["934f38a4fc73", "a1b2c3d4e5f6"]));
-        assert_eq!(p.steps[0].heads_after, v(&["a1b2c3d4e5f6"]));
-        assert_eq!(p.heads_after, v(&["c7bb9a9f0570"]));
-        let p = downgrade(&g, &head, &Target::Base).unwrap();
-        assert_eq!(ids(&p).len(), 3);
-        let err =
-            downgrade(&g, &v(&["c7bb9a9f0570"]), &Target::Revision("934f".into())).unwrap_err();
-        assert!(matches!(err, PlanError::NotApplied { .. }));
-    }
-
-    #[test]
-    fn unknown_current_revision_is_reported() {
-        let err = upgrade(&taskman(), &v(&["zzzzzzzz"]), &Target::Head).unwrap_err();
-        assert_eq!(err.kind(), "unknown_current");
-        assert!(err.to_string().contains("stamp"));
-    }
-
-    #[test]
-    fn branches_need_explicit_targets() {
-        let g = graph(&["r", "a1:r", "b1:r", "m:a1,b1"]).unwrap();
-        let p = upgrade(&g, &v(&["a1"]), &Target::Relative(1)).unwrap();
-        assert_eq!(ids(&p), v(&["b1", "m"]));
-        assert_eq!(p.steps[0].heads_after, v(&["a1", "b1"]));
-        let err = upgrade(&g, &v(&["r"]), &Target::Relative(1)).unwrap_err();
-        assert!(matches!(err, PlanError::AmbiguousWalk { .. }), "{err}");
-        let err = downgrade(&g, &v(&["m"]), &Target::Relative(-1)).unwrap_err();
-        assert!(matches!(err, PlanError::AmbiguousWalk { .. }), "{err}");
-        let err = downgrade(&g, &v(&["a1", "b1"]), &Target::Relative(-1)).unwrap_err();
-        assert!(matches!(err, PlanError::AmbiguousFromHeads { .. }), "{err}");
-        let p = downgrade(&g, &v(&["a1", "b1"]), &Target::Revision("a1".into())).unwrap();
-        assert!(p.is_empty());
-        let p = downgrade(&g, &v(&["m"]), &Target::Revision("b1".into())).unwrap();
-        assert_eq!(ids(&p), v(&["m"]));
-        assert_eq!(p.heads_after, v(&["a1", "b1"]));
-        let g2 = graph(&["r", "a1:r", "b1:r"]).unwrap();
-        assert!(matches!(
-            upgrade(&g2, &[], &Target::Head).unwrap_err(),
-            PlanError::MultipleHeads(_)
-        ));
-        assert_eq!(
-            ids(&upgrade(&g2, &[], &Target::Heads).unwrap()),
-            v(&["r", "a1", "b1"])
-        );
-    }
-}
+mod tests;

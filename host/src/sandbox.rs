@@ -304,7 +304,11 @@ impl pgwasm::migration::sql::Host for GuestState {
 
 impl pgwasm::migration::context::Host for GuestState {
     async fn run_mode(&mut self) -> wasmtime::Result<Mode> {
-        Ok(Mode::Online)
+        Ok(if self.session.is_offline() {
+            Mode::Offline
+        } else {
+            Mode::Online
+        })
     }
 
     async fn run_direction(&mut self) -> wasmtime::Result<WitDirection> {

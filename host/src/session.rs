@@ -2,6 +2,7 @@
 //! transcript hash of everything sent so a run can be proved later.
 
 use crate::codec::{self, PgValue};
+use crate::offline;
 use futures_util::future::try_join_all;
 use std::fmt;
 use std::sync::Arc;
@@ -83,6 +84,9 @@ pub struct QueryResult {
 pub enum Backend {
     /// A live connection, inside the transaction the runner opened.
     Online(Arc<Client>),
+    /// Offline mode (`--sql`): statements are written into a script, with
+    /// their parameters inlined as literals; queries are refused.
+    Offline(String),
     /// No database at all: any SQL is refused (used to read `info()`).
     Inert,
 }
@@ -144,14 +148,46 @@ impl Session {
         }
     }
 
+    /// Whether SQL is written out rather than run.
+    pub fn is_offline(&self) -> bool {
+        matches!(self.backend, Backend::Offline(_))
+    }
+
+    /// The script written in offline mode (empty otherwise).
+    pub fn into_script(self) -> String {
+        match self.backend {
+            Backend::Offline(s) => s,
+            _ => String::new(),
+        }
+    }
+
     fn client(&mut self) -> Result<Arc<Client>, DbError> {
         match &self.backend {
             Backend::Online(c) => Ok(c.clone()),
+            Backend::Offline(_) => Err(DbError::host(
+                "0A000",
+                "query is not available in offline (--sql) mode: no database is read when SQL is generated; \
+                 a revision that must read data should check context.run-mode() and skip or explain",
+            )),
             Backend::Inert => Err(DbError::host(
                 "0A000",
                 "SQL is not allowed here: info() must not touch the database",
             )),
         }
+    }
+
+    /// In offline mode, appends statements to the script; false when online.
+    fn write(&mut self, statement: &str, rows: &[&[PgValue]]) -> Result<bool, DbError> {
+        let Backend::Offline(script) = &mut self.backend else {
+            return Ok(false);
+        };
+        for params in rows {
+            let text = offline::inline_params(statement, params)
+                .map_err(|e| DbError::host("08P01", e.to_string()))?;
+            script.push_str(&offline::terminate(&text));
+            script.push('\n');
+        }
+        Ok(true)
     }
 
     fn keep<T>(&mut self, r: Result<T, DbError>) -> Result<T, DbError> {
@@ -165,6 +201,9 @@ impl Session {
     pub async fn execute(&mut self, statement: &str, params: &[PgValue]) -> Result<u64, DbError> {
         self.record(b'E', statement, &[params]);
         let r = async {
+            if self.write(statement, &[params])? {
+                return Ok(0);
+            }
             let client = self.client()?;
             if params.is_empty() {
                 // One round trip instead of prepare + execute.
@@ -229,6 +268,12 @@ impl Session {
     pub async fn batch(&mut self, script: &str) -> Result<(), DbError> {
         self.record(b'B', script, &[]);
         let r = async {
+            // A script has no parameters: it is written as it is.
+            if let Backend::Offline(out) = &mut self.backend {
+                out.push_str(&offline::terminate(script));
+                out.push('\n');
+                return Ok(());
+            }
             let client = self.client()?;
             client.batch_execute(script).await.map_err(DbError::from_pg)
         }
@@ -245,6 +290,9 @@ impl Session {
         let borrowed: Vec<&[PgValue]> = rows.iter().map(Vec::as_slice).collect();
         self.record(b'M', statement, &borrowed);
         let r = async {
+            if self.write(statement, &borrowed)? {
+                return Ok(0);
+            }
             let client = self.client()?;
             let st = client.prepare(statement).await.map_err(DbError::from_pg)?;
             let mut total = 0;

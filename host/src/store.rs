@@ -142,44 +142,57 @@ impl Tables {
         }
     }
 
-    /// Creates both tables if they are missing.
-    pub async fn ensure(&self, client: &Client) -> Result<(), StoreError> {
-        let script = format!(
+    /// The DDL that creates both tables if they are missing.
+    pub fn ensure_sql(&self) -> String {
+        format!(
             "CREATE TABLE IF NOT EXISTS {v} (version_num VARCHAR(32) NOT NULL, CONSTRAINT {vpk} PRIMARY KEY (version_num));
-             CREATE TABLE IF NOT EXISTS {h} (
-                id BIGSERIAL PRIMARY KEY,
-                revision VARCHAR(32) NOT NULL,
-                direction TEXT NOT NULL CHECK (direction IN ('upgrade', 'downgrade')),
-                component_blake3 TEXT,
-                transcript_blake3 TEXT,
-                statements BIGINT,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
-                duration_ms DOUBLE PRECISION NOT NULL,
-                host_version TEXT NOT NULL)",
+CREATE TABLE IF NOT EXISTS {h} (
+    id BIGSERIAL PRIMARY KEY,
+    revision VARCHAR(32) NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('upgrade', 'downgrade', 'stamp')),
+    component_blake3 TEXT,
+    transcript_blake3 TEXT,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    duration_ms DOUBLE PRECISION NOT NULL,
+    host_version TEXT NOT NULL);
+",
             v = ident(&self.version),
             vpk = ident(&format!("{}_pkc", self.version)),
             h = ident(&self.history),
-        );
+        )
+    }
+
+    /// Creates both tables if they are missing.
+    pub async fn ensure(&self, client: &Client) -> Result<(), StoreError> {
         client
-            .batch_execute(&script)
+            .batch_execute(&self.ensure_sql())
             .await
             .map_err(sql("creating the bookkeeping tables"))
     }
 
-    /// The statements that record one step: heads table rows (Alembic's
-    /// semantics: UPDATE for a linear step, INSERT at a branch, DELETE at a
-    /// merge) and a history row. Sent in the step's own transaction.
+    /// The statements that record one step: heads table rows and a history
+    /// row. Sent in the step's own transaction.
     pub fn step_sql(&self, rec: &StepRecord<'_>) -> String {
-        let removed: Vec<&String> = rec
-            .heads_before
-            .iter()
-            .filter(|h| !rec.heads_after.contains(h))
-            .collect();
-        let added: Vec<&String> = rec
-            .heads_after
-            .iter()
-            .filter(|h| !rec.heads_before.contains(h))
-            .collect();
+        let mut out = self.heads_sql(rec.heads_before, rec.heads_after);
+        out.push_str(&format!(
+            "INSERT INTO {} (revision, direction, component_blake3, transcript_blake3, duration_ms, host_version) VALUES ({}, {}, {}, {}, {}, {});\n",
+            ident(&self.history),
+            literal(rec.revision),
+            literal(&rec.direction.to_string()),
+            literal(rec.component_blake3),
+            literal(rec.transcript_blake3),
+            rec.duration.as_secs_f64() * 1000.0,
+            literal(crate::VERSION),
+        ));
+        out
+    }
+
+    /// The statements that move the heads table from `before` to `after`,
+    /// with Alembic's semantics: UPDATE for a linear step, INSERT at a
+    /// branch, DELETE at a merge.
+    pub fn heads_sql(&self, before: &[String], after: &[String]) -> String {
+        let removed: Vec<&String> = before.iter().filter(|h| !after.contains(h)).collect();
+        let added: Vec<&String> = after.iter().filter(|h| !before.contains(h)).collect();
         let v = ident(&self.version);
         let mut out = String::new();
         if let ([old], [new]) = (removed.as_slice(), added.as_slice()) {
@@ -202,16 +215,29 @@ impl Tables {
                 ));
             }
         }
-        out.push_str(&format!(
-            "INSERT INTO {} (revision, direction, component_blake3, transcript_blake3, duration_ms, host_version) VALUES ({}, {}, {}, {}, {}, {});\n",
-            ident(&self.history),
-            literal(rec.revision),
-            literal(&rec.direction.to_string()),
-            literal(rec.component_blake3),
-            literal(rec.transcript_blake3),
-            rec.duration.as_secs_f64() * 1000.0,
-            literal(crate::VERSION),
-        ));
+        out
+    }
+
+    /// The statements of `stamp`: the heads table set to `after` (emptied
+    /// first with `purge`), and a history row per new head.
+    pub fn stamp_sql(&self, before: &[String], after: &[String], purge: bool) -> String {
+        let mut out = if purge {
+            format!(
+                "DELETE FROM {};\n{}",
+                ident(&self.version),
+                self.heads_sql(&[], after)
+            )
+        } else {
+            self.heads_sql(before, after)
+        };
+        for head in after.iter().filter(|h| purge || !before.contains(h)) {
+            out.push_str(&format!(
+                "INSERT INTO {} (revision, direction, duration_ms, host_version) VALUES ({}, 'stamp', 0, {});\n",
+                ident(&self.history),
+                literal(head),
+                literal(crate::VERSION),
+            ));
+        }
         out
     }
 

@@ -1,0 +1,1203 @@
+//! Offline mode (`host upgrade head --sql`): a guest's parameterised statement
+//! rendered as self-contained SQL text for a script.
+//!
+//! Online, a statement travels as a prepared statement and each `$n` gets the
+//! type PostgreSQL infers for it. Offline, every `$n` is replaced by a literal,
+//! and the literals are chosen so that the script means what the online run
+//! would have done:
+//!
+//! - Text and NULL stay untyped (`'abc'`, `NULL`). An untyped literal is
+//!   resolved from its context exactly like an untyped parameter, so
+//!   `Text("42")` still fills an `int4` column, as the codec allows online, and
+//!   in a select list it reads back as `text`.
+//! - Every other variant carries its type (`5::int4`, `'1.50'::numeric`,
+//!   `'…'::uuid`), so arithmetic, overload resolution and select lists see the
+//!   type the guest chose. A typed literal still goes into a column of another
+//!   type wherever PostgreSQL has an assignment cast (int4 into int8 or int2,
+//!   json into jsonb, date into timestamp).
+//! - Negative numbers are parenthesised (`(-5)::int4`): `x-$1` must not become
+//!   `x--5`, which starts a comment.
+//! - Strings use `E'…'` only when they hold a backslash or a control character,
+//!   and then escape both; `'…'` without backslashes reads the same whatever
+//!   `standard_conforming_strings` is, so either form is independent of it.
+//!   Control characters are written as escapes so that no line of the script
+//!   starts inside a literal and an editor's line-ending conversion cannot
+//!   change a value.
+//! - A timestamptz without an offset gets `+00`, because the codec reads it as
+//!   UTC while PostgreSQL would read it in the session's `TimeZone`.
+//!
+//! Conversions between types that depend on `TimeZone` (a date or timestamp
+//! into a timestamptz column, a timestamptz into a timestamp column) follow the
+//! session's setting; the codec assumes UTC, so a script should run with
+//! `TimeZone = 'UTC'` to match an online run. Values are not validated: text the
+//! codec would refuse (`Numeric("abc")`) reaches PostgreSQL as a quoted literal
+//! and fails there, never as SQL.
+//!
+//! Statements are lexed the way PostgreSQL lexes them with
+//! `standard_conforming_strings = on` (its default), so a `$n` inside a string,
+//! quoted identifier, dollar-quoted string or comment is left alone.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+
+use crate::codec::PgValue;
+
+/// Why a statement cannot be rendered as self-contained SQL.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum OfflineError {
+    /// A placeholder refers to a parameter that was not passed.
+    #[error("{}", missing_message(.placeholder, *.count))]
+    MissingParameter {
+        /// The placeholder as written in the statement, e.g. `$3`.
+        placeholder: String,
+        /// How many parameters were passed.
+        count: usize,
+    },
+    /// Parameters were passed that no placeholder refers to.
+    #[error("{}", unused_message(.numbers, *.count))]
+    UnusedParameters {
+        /// The 1-based numbers of the parameters never referenced, ascending.
+        numbers: Vec<usize>,
+        /// How many parameters were passed.
+        count: usize,
+    },
+    /// A parameter holds text with a NUL character, which PostgreSQL cannot store.
+    #[error(
+        "parameter ${number} contains a NUL character (U+0000), which PostgreSQL text cannot \
+         hold; remove it, or send binary data as bytea"
+    )]
+    NulCharacter {
+        /// The 1-based number of the parameter.
+        number: usize,
+    },
+    /// The statement ends inside a string, quoted identifier or comment.
+    #[error(
+        "the statement ends inside {what} that starts at byte {offset}; close it \
+         (PostgreSQL would reject the statement too)"
+    )]
+    Unterminated {
+        /// What is left open, e.g. "a dollar-quoted string".
+        what: &'static str,
+        /// The byte offset where it starts.
+        offset: usize,
+    },
+}
+
+fn missing_message(placeholder: &str, count: usize) -> String {
+    let passed = match count {
+        0 => "no parameters were passed".to_owned(),
+        1 => "only 1 parameter was passed ($1)".to_owned(),
+        n => format!("only {n} parameters were passed ($1 to ${n})"),
+    };
+    format!(
+        "the statement uses {placeholder}, but {passed}; pass one value for every \
+         placeholder number, starting at $1"
+    )
+}
+
+fn unused_message(numbers: &[usize], count: usize) -> String {
+    let list = numbers
+        .iter()
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if numbers.len() == 1 {
+        format!(
+            "parameter {list} (of {count}) is never used by the statement; remove it from the \
+             call or refer to it as {list}"
+        )
+    } else {
+        format!(
+            "parameters {list} (of {count}) are never used by the statement; remove them from \
+             the call or refer to them"
+        )
+    }
+}
+
+/// Renders a value as an SQL literal that PostgreSQL reads back as the same value and type.
+///
+/// | variant | literal |
+/// | --- | --- |
+/// | `Null` | `NULL` (untyped, like a NULL parameter) |
+/// | `Boolean` | `true`, `false` |
+/// | `Int2`/`Int4`/`Int8` | `5::int4`, `(-5)::int8` |
+/// | `Float4`/`Float8` | `'1.5'::float8`, exponents (`'1e300'`) for very large or small magnitudes, `'NaN'::float4`, `'-Infinity'::float8` |
+/// | `Numeric` | `'1.50'::numeric` (scale kept) |
+/// | `Text` | `'it''s'`, or `E'a\\b\n'` when escapes are needed (untyped) |
+/// | `Bytea` | `E'\\xdeadbeef'::bytea` |
+/// | `Json`/`Jsonb` | `'{"a": 1}'::json`, `::jsonb` |
+/// | `Uuid`, `Date`, `Time`, `Timestamp` | `'…'::uuid`, `::date`, `::time`, `::timestamp` |
+/// | `Timestamptz` | `'2024-01-01 12:00:00+02'::timestamptz`; `+00` added when there is no offset |
+/// | `TextArray` | `ARRAY['a', NULL]::text[]`, empty `'{}'::text[]` |
+/// | `Int8Array` | `ARRAY[1, NULL]::int8[]`, empty `'{}'::int8[]` |
+///
+/// A NUL character in text is written as `\x00` inside `E'…'`, which PostgreSQL
+/// rejects as it rejects the same parameter online; [`inline_params`] refuses it
+/// before that.
+pub fn literal(value: &PgValue) -> String {
+    match value {
+        PgValue::Null => "NULL".to_owned(),
+        PgValue::Boolean(b) => b.to_string(),
+        PgValue::Int2(v) => integer(i64::from(*v), "int2"),
+        PgValue::Int4(v) => integer(i64::from(*v), "int4"),
+        PgValue::Int8(v) => integer(*v, "int8"),
+        PgValue::Float4(v) => typed(&float(*v), "float4"),
+        PgValue::Float8(v) => typed(&float(*v), "float8"),
+        PgValue::Numeric(s) => typed(s, "numeric"),
+        PgValue::Text(s) => string(s),
+        PgValue::Bytea(bytes) => {
+            let mut hex = String::with_capacity(bytes.len() * 2);
+            for b in bytes {
+                let _ = write!(hex, "{b:02x}");
+            }
+            // Inside E'' the backslash of bytea's hex format is itself escaped.
+            format!("E'\\\\x{hex}'::bytea")
+        }
+        PgValue::Json(s) => typed(s, "json"),
+        PgValue::Jsonb(s) => typed(s, "jsonb"),
+        PgValue::Uuid(s) => typed(s, "uuid"),
+        PgValue::Date(s) => typed(s, "date"),
+        PgValue::Time(s) => typed(s, "time"),
+        PgValue::Timestamp(s) => typed(s, "timestamp"),
+        PgValue::Timestamptz(s) => typed(&pin_to_utc(s), "timestamptz"),
+        PgValue::TextArray(items) => array(items, "text", |s| string(s)),
+        PgValue::Int8Array(items) => array(items, "int8", i64::to_string),
+    }
+}
+
+fn typed(text: &str, type_name: &str) -> String {
+    format!("{}::{type_name}", string(text))
+}
+
+fn integer(v: i64, type_name: &str) -> String {
+    if v < 0 {
+        format!("({v})::{type_name}")
+    } else {
+        format!("{v}::{type_name}")
+    }
+}
+
+/// Shortest text that reads back as the same float; exponent form keeps extreme magnitudes short.
+fn float<F: Copy + fmt::Display + fmt::LowerExp + Into<f64>>(v: F) -> String {
+    let x: f64 = v.into();
+    if x.is_nan() {
+        "NaN".to_owned()
+    } else if x.is_infinite() {
+        if x > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+    } else if x == 0.0 || (1e-5..1e16).contains(&x.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// A string literal that means the same under either `standard_conforming_strings`.
+fn string(s: &str) -> String {
+    let escaped = s.chars().any(|c| c == '\\' || c.is_ascii_control());
+    let mut out = String::with_capacity(s.len() + 3);
+    if escaped {
+        out.push('E');
+    }
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            // Always two hex digits, so a following hex digit is not absorbed.
+            c if c.is_ascii_control() => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn array<T>(items: &[Option<T>], element: &str, render: impl Fn(&T) -> String) -> String {
+    if items.is_empty() {
+        // ARRAY[] needs an element type before the cast applies; '{}' does not.
+        return format!("'{{}}'::{element}[]");
+    }
+    let items: Vec<String> = items
+        .iter()
+        .map(|item| item.as_ref().map_or_else(|| "NULL".to_owned(), &render))
+        .collect();
+    // The cast types the elements, so NULLs and large int8 elements come out right.
+    format!("ARRAY[{}]::{element}[]", items.join(", "))
+}
+
+/// Adds `+00` to a timestamptz without an offset, which the codec takes as UTC.
+///
+/// Mirrors the codec's reading: `YYYY-MM-DD[( |T)time][zone][ BC]`, where the
+/// zone is whatever follows the time from a `+`, `-`, `Z` or space on.
+fn pin_to_utc(text: &str) -> Cow<'_, str> {
+    let s = text.trim_ascii();
+    let special = ["infinity", "-infinity", "epoch"];
+    if special.iter().any(|w| s.eq_ignore_ascii_case(w)) {
+        return Cow::Borrowed(text);
+    }
+    let (body, era) = match s.len().checked_sub(3).and_then(|cut| s.get(cut..)) {
+        Some(tail) if tail.eq_ignore_ascii_case(" BC") => {
+            (s[..s.len() - 3].trim_end_matches(' '), " BC")
+        }
+        _ => (s, ""),
+    };
+    let time = match body.find(['T', 't', ' ']) {
+        Some(at) => body[at + 1..].trim_start_matches(' '),
+        None => "",
+    };
+    let zoned = time
+        .find(['+', '-', 'Z', 'z', ' '])
+        .is_some_and(|at| !time[at..].trim_start_matches(' ').is_empty());
+    if zoned {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(format!("{body}+00{era}"))
+    }
+}
+
+/// Replaces `$1`..`$n` in `statement` by the literals of `params`.
+///
+/// Placeholders inside string literals (including `E'…'` with backslash
+/// escapes), quoted identifiers, dollar-quoted strings and comments are left
+/// alone, as is a `$` that continues an identifier (`a$1`). `$12` is parameter
+/// twelve, and a parameter may be used more than once. A literal followed by a
+/// subscript or field selection is parenthesised, so `$1[1]` keeps meaning
+/// element one rather than becoming part of an array type name.
+///
+/// A statement sent without parameters can be checked by passing `&[]`.
+pub fn inline_params(statement: &str, params: &[PgValue]) -> Result<String, OfflineError> {
+    let pieces = lex(statement);
+    let mut used = vec![false; params.len()];
+    let mut out = String::with_capacity(statement.len());
+    let mut copied = 0;
+    for (at, piece) in pieces.iter().enumerate() {
+        if !piece.closed {
+            return Err(OfflineError::Unterminated {
+                what: piece.kind.describe(),
+                offset: piece.start,
+            });
+        }
+        if piece.kind != Kind::Placeholder {
+            continue;
+        }
+        let placeholder = &statement[piece.start..piece.end];
+        let number = placeholder[1..]
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=params.len()).contains(n))
+            .ok_or_else(|| OfflineError::MissingParameter {
+                placeholder: placeholder.to_owned(),
+                count: params.len(),
+            })?;
+        let value = &params[number - 1];
+        if holds_nul(value) {
+            return Err(OfflineError::NulCharacter { number });
+        }
+        used[number - 1] = true;
+        out.push_str(&statement[copied..piece.start]);
+        let selected = pieces[at + 1..]
+            .iter()
+            .find(|p| !p.kind.is_blank())
+            .is_some_and(|p| {
+                p.kind == Kind::Other && matches!(&statement[p.start..p.end], "[" | ".")
+            });
+        if selected {
+            out.push('(');
+            out.push_str(&literal(value));
+            out.push(')');
+        } else {
+            out.push_str(&literal(value));
+        }
+        copied = piece.end;
+    }
+    out.push_str(&statement[copied..]);
+    let numbers: Vec<usize> = (1..=params.len()).filter(|n| !used[n - 1]).collect();
+    if numbers.is_empty() {
+        Ok(out)
+    } else {
+        Err(OfflineError::UnusedParameters {
+            numbers,
+            count: params.len(),
+        })
+    }
+}
+
+fn holds_nul(value: &PgValue) -> bool {
+    match value {
+        PgValue::Numeric(s)
+        | PgValue::Text(s)
+        | PgValue::Json(s)
+        | PgValue::Jsonb(s)
+        | PgValue::Uuid(s)
+        | PgValue::Date(s)
+        | PgValue::Time(s)
+        | PgValue::Timestamp(s)
+        | PgValue::Timestamptz(s) => s.contains('\0'),
+        PgValue::TextArray(items) => items.iter().flatten().any(|s| s.contains('\0')),
+        _ => false,
+    }
+}
+
+/// Ends a statement for a script: trims it and adds `;` unless it already ends with one.
+///
+/// A `;` inside a string or comment does not count. When the statement ends in
+/// comments, the `;` goes before them, so a trailing `-- note` cannot swallow it.
+/// A statement that is empty or only comments is returned trimmed, with no `;`.
+pub fn terminate(statement: &str) -> String {
+    let trimmed = statement.trim_matches(|c: char| c.is_ascii() && is_space(c as u8));
+    let pieces = lex(trimmed);
+    match pieces.iter().rev().find(|p| !p.kind.is_blank()) {
+        None => trimmed.to_owned(),
+        Some(p) if p.kind == Kind::Other && &trimmed[p.start..p.end] == ";" => trimmed.to_owned(),
+        Some(p) => format!("{};{}", &trimmed[..p.end], &trimmed[p.end..]),
+    }
+}
+
+/// The lexical classes that matter for finding placeholders and the statement's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Space,
+    LineComment,
+    BlockComment,
+    /// An identifier, keyword or number, `$` included after the first character.
+    Word,
+    Placeholder,
+    /// `'…'`, `E'…'` and the prefixed forms (`B'…'`, `U&'…'`); a prefix is a separate word.
+    Quoted,
+    /// `"…"`.
+    Identifier,
+    /// `$$…$$` or `$tag$…$tag$`.
+    Dollar,
+    /// Any other single (ASCII) character: operators, punctuation.
+    Other,
+}
+
+impl Kind {
+    fn is_blank(self) -> bool {
+        matches!(self, Kind::Space | Kind::LineComment | Kind::BlockComment)
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::BlockComment => "a /* comment */",
+            Kind::Quoted => "a quoted string",
+            Kind::Identifier => "a quoted identifier",
+            Kind::Dollar => "a dollar-quoted string",
+            _ => "a token",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    kind: Kind,
+    start: usize,
+    end: usize,
+    /// False when the input ends before the piece's closing delimiter.
+    closed: bool,
+}
+
+// PostgreSQL's lexer classes; bytes from 0x80 up are identifier characters, so
+// slicing at the ASCII delimiters below never splits a UTF-8 sequence.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
+}
+
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
+fn is_ident_cont(b: u8) -> bool {
+    is_ident_start(b) || b.is_ascii_digit() || b == b'$'
+}
+
+fn skip_while(b: &[u8], mut i: usize, pred: impl Fn(u8) -> bool) -> usize {
+    while i < b.len() && pred(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+fn line_end(b: &[u8], i: usize) -> usize {
+    skip_while(b, i, |c| c != b'\n' && c != b'\r')
+}
+
+/// Splits `sql` into pieces; the last one may be unclosed.
+fn lex(sql: &str) -> Vec<Piece> {
+    let b = sql.as_bytes();
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let next = b.get(i + 1).copied();
+        let (kind, end, closed) = match b[i] {
+            c if is_space(c) => (Kind::Space, skip_while(b, i, is_space), true),
+            b'-' if next == Some(b'-') => (Kind::LineComment, line_end(b, i), true),
+            b'/' if next == Some(b'*') => {
+                let (end, closed) = block_comment(b, i);
+                (Kind::BlockComment, end, closed)
+            }
+            b'\'' => {
+                // E'…' only when the E is a word of its own right before the quote.
+                let escapes = pieces.last().is_some_and(|p| {
+                    p.kind == Kind::Word
+                        && p.end == i
+                        && sql[p.start..p.end].eq_ignore_ascii_case("e")
+                });
+                let (end, closed) = quoted(b, i, escapes);
+                (Kind::Quoted, end, closed)
+            }
+            b'"' => {
+                let (end, closed) = delimited(b, i + 1, b'"');
+                (Kind::Identifier, end, closed)
+            }
+            b'$' if next.is_some_and(|c| c.is_ascii_digit()) => (
+                Kind::Placeholder,
+                skip_while(b, i + 1, |c| c.is_ascii_digit()),
+                true,
+            ),
+            b'$' => match dollar_tag(b, i) {
+                Some(open) => {
+                    let tag = &sql[i..open];
+                    match sql[open..].find(tag) {
+                        Some(at) => (Kind::Dollar, open + at + tag.len(), true),
+                        None => (Kind::Dollar, b.len(), false),
+                    }
+                }
+                None => (Kind::Other, i + 1, true),
+            },
+            c if is_ident_cont(c) => (Kind::Word, skip_while(b, i, is_ident_cont), true),
+            _ => (Kind::Other, i + 1, true),
+        };
+        pieces.push(Piece {
+            kind,
+            start: i,
+            end,
+            closed,
+        });
+        i = end;
+    }
+    pieces
+}
+
+/// A nested `/* … */` comment starting at `i`: returns its end and whether it closed.
+fn block_comment(b: &[u8], i: usize) -> (usize, bool) {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < b.len() {
+        match (b[j], b.get(j + 1)) {
+            (b'/', Some(b'*')) => {
+                depth += 1;
+                j += 2;
+            }
+            (b'*', Some(b'/')) => {
+                depth -= 1;
+                j += 2;
+                if depth == 0 {
+                    return (j, true);
+                }
+            }
+            _ => j += 1,
+        }
+    }
+    (b.len(), false)
+}
+
+/// Scans past a run of `quote`-delimited text whose content starts at `i`,
+/// where a doubled quote stands for itself.
+fn delimited(b: &[u8], mut i: usize, quote: u8) -> (usize, bool) {
+    while i < b.len() {
+        if b[i] == quote {
+            if b.get(i + 1) == Some(&quote) {
+                i += 2;
+                continue;
+            }
+            return (i + 1, true);
+        }
+        i += 1;
+    }
+    (b.len(), false)
+}
+
+/// A string literal whose opening quote is at `i`.
+///
+/// In an `E'…'` string a backslash escapes the next byte, and the string
+/// continues into a following `'…'` separated by whitespace that includes a
+/// newline, which then has the same escapes. For a standard string such a
+/// continuation lexes the same as a new string, so it is left as one.
+fn quoted(b: &[u8], i: usize, escapes: bool) -> (usize, bool) {
+    if !escapes {
+        return delimited(b, i + 1, b'\'');
+    }
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'\'' if b.get(j + 1) == Some(&b'\'') => j += 2,
+            b'\'' => match continuation(b, j + 1) {
+                Some(resume) => j = resume,
+                None => return (j + 1, true),
+            },
+            _ => j += 1,
+        }
+    }
+    (b.len(), false)
+}
+
+/// After a closing quote at `i - 1`: where the string resumes if whitespace
+/// with a newline (and perhaps `--` comments) leads to another quote.
+fn continuation(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    let mut newline = false;
+    loop {
+        match b.get(j)? {
+            b'\n' | b'\r' => {
+                newline = true;
+                j += 1;
+            }
+            &c if is_space(c) => j += 1,
+            b'-' if b.get(j + 1) == Some(&b'-') => j = line_end(b, j),
+            b'\'' if newline => return Some(j + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The end of a `$tag$` or `$$` opening delimiter at `i`, if there is one.
+fn dollar_tag(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    if b.get(j).is_some_and(|&c| is_ident_start(c)) {
+        j = skip_while(b, j, |c| is_ident_start(c) || c.is_ascii_digit());
+    }
+    (b.get(j) == Some(&b'$')).then_some(j + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> PgValue {
+        PgValue::Text(s.to_owned())
+    }
+
+    fn inline(statement: &str, params: &[PgValue]) -> String {
+        inline_params(statement, params).unwrap_or_else(|e| panic!("{statement}: {e}"))
+    }
+
+    #[test]
+    fn null_and_booleans_are_keywords() {
+        assert_eq!(literal(&PgValue::Null), "NULL");
+        assert_eq!(literal(&PgValue::Boolean(true)), "true");
+        assert_eq!(literal(&PgValue::Boolean(false)), "false");
+    }
+
+    #[test]
+    fn integers_carry_their_type_and_negatives_are_parenthesised() {
+        assert_eq!(literal(&PgValue::Int2(7)), "7::int2");
+        assert_eq!(literal(&PgValue::Int2(i16::MIN)), "(-32768)::int2");
+        assert_eq!(literal(&PgValue::Int4(0)), "0::int4");
+        assert_eq!(literal(&PgValue::Int4(-5)), "(-5)::int4");
+        assert_eq!(literal(&PgValue::Int4(i32::MAX)), "2147483647::int4");
+        assert_eq!(literal(&PgValue::Int4(i32::MIN)), "(-2147483648)::int4");
+        assert_eq!(
+            literal(&PgValue::Int8(i64::MAX)),
+            "9223372036854775807::int8"
+        );
+        assert_eq!(
+            literal(&PgValue::Int8(i64::MIN)),
+            "(-9223372036854775808)::int8"
+        );
+    }
+
+    #[test]
+    fn floats_are_quoted_shortest_round_trip_text() {
+        let f8 = |v: f64| literal(&PgValue::Float8(v));
+        let f4 = |v: f32| literal(&PgValue::Float4(v));
+        assert_eq!(f8(1.5), "'1.5'::float8");
+        assert_eq!(f8(0.1), "'0.1'::float8");
+        assert_eq!(f8(-2.0), "'-2'::float8");
+        assert_eq!(f8(0.0), "'0'::float8");
+        assert_eq!(f8(-0.0), "'-0'::float8");
+        assert_eq!(f8(1e300), "'1e300'::float8");
+        assert_eq!(f8(-1.5e-7), "'-1.5e-7'::float8");
+        assert_eq!(f8(5e-324), "'5e-324'::float8");
+        assert_eq!(f8(123_456.789), "'123456.789'::float8");
+        assert_eq!(f8(1e16), "'1e16'::float8");
+        assert_eq!(f8(f64::NAN), "'NaN'::float8");
+        assert_eq!(f8(f64::INFINITY), "'Infinity'::float8");
+        assert_eq!(f8(f64::NEG_INFINITY), "'-Infinity'::float8");
+        assert_eq!(f4(1.1), "'1.1'::float4");
+        assert_eq!(f4(f32::MAX), "'3.4028235e38'::float4");
+        assert_eq!(f4(1e-45), "'1e-45'::float4");
+        assert_eq!(f4(f32::NAN), "'NaN'::float4");
+        assert_eq!(f4(f32::NEG_INFINITY), "'-Infinity'::float4");
+        for v in [0.1, 1e300, 5e-324, -1.5e-7, 1.000_000_000_000_000_2, 1e16] {
+            let rendered = float(v);
+            assert_eq!(rendered.parse::<f64>().unwrap(), v, "{rendered}");
+        }
+    }
+
+    #[test]
+    fn numerics_keep_their_text_and_scale() {
+        assert_eq!(literal(&PgValue::Numeric("1.50".into())), "'1.50'::numeric");
+        assert_eq!(
+            literal(&PgValue::Numeric("-12.3400".into())),
+            "'-12.3400'::numeric"
+        );
+        assert_eq!(literal(&PgValue::Numeric("NaN".into())), "'NaN'::numeric");
+        assert_eq!(
+            literal(&PgValue::Numeric("1'; DROP TABLE t; --".into())),
+            "'1''; DROP TABLE t; --'::numeric"
+        );
+    }
+
+    #[test]
+    fn text_is_an_untyped_string_escaped_only_when_needed() {
+        assert_eq!(literal(&text("")), "''");
+        assert_eq!(literal(&text("abc")), "'abc'");
+        assert_eq!(literal(&text("it's")), "'it''s'");
+        assert_eq!(literal(&text("''")), "''''''");
+        assert_eq!(literal(&text("é ✓ 😀")), "'é ✓ 😀'");
+        assert_eq!(literal(&text("$1 -- /* $$")), "'$1 -- /* $$'");
+        assert_eq!(literal(&text("a\\b")), "E'a\\\\b'");
+        assert_eq!(literal(&text("\\'")), "E'\\\\'''");
+        assert_eq!(
+            literal(&text("line\nnext\r\ttab\u{8}\u{c}")),
+            "E'line\\nnext\\r\\ttab\\b\\f'"
+        );
+        assert_eq!(literal(&text("\u{1}F\u{7f}\u{b}")), "E'\\x01F\\x7f\\x0b'");
+        assert_eq!(literal(&text("a\0b")), "E'a\\x00b'");
+    }
+
+    #[test]
+    fn bytea_is_hex_inside_an_escape_string() {
+        assert_eq!(
+            literal(&PgValue::Bytea(vec![0xde, 0xad, 0x00, 0x0f])),
+            "E'\\\\xdead000f'::bytea"
+        );
+        assert_eq!(literal(&PgValue::Bytea(vec![])), "E'\\\\x'::bytea");
+    }
+
+    #[test]
+    fn json_and_scalar_types_are_cast_strings() {
+        assert_eq!(
+            literal(&PgValue::Json(r#"{"a": "it's"}"#.into())),
+            r#"'{"a": "it''s"}'::json"#
+        );
+        assert_eq!(
+            literal(&PgValue::Jsonb("{\"q\": \"\\\"\"}\n".into())),
+            "E'{\"q\": \"\\\\\"\"}\\n'::jsonb"
+        );
+        assert_eq!(
+            literal(&PgValue::Uuid(
+                "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11".into()
+            )),
+            "'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid"
+        );
+        assert_eq!(
+            literal(&PgValue::Date("2024-02-29".into())),
+            "'2024-02-29'::date"
+        );
+        assert_eq!(
+            literal(&PgValue::Time("23:59:59.5".into())),
+            "'23:59:59.5'::time"
+        );
+        assert_eq!(
+            literal(&PgValue::Timestamp("2024-02-29 01:02:03".into())),
+            "'2024-02-29 01:02:03'::timestamp"
+        );
+    }
+
+    #[test]
+    fn timestamptz_without_an_offset_is_pinned_to_utc() {
+        let tz = |s: &str| literal(&PgValue::Timestamptz(s.into()));
+        assert_eq!(
+            tz("2024-01-01 12:00:00"),
+            "'2024-01-01 12:00:00+00'::timestamptz"
+        );
+        assert_eq!(
+            tz("2024-01-01T12:00:00.5"),
+            "'2024-01-01T12:00:00.5+00'::timestamptz"
+        );
+        assert_eq!(tz("2024-01-01"), "'2024-01-01+00'::timestamptz");
+        assert_eq!(
+            tz(" 0044-03-15 12:00 bc "),
+            "'0044-03-15 12:00+00 BC'::timestamptz"
+        );
+        assert_eq!(tz("0044-03-15 BC"), "'0044-03-15+00 BC'::timestamptz");
+        for zoned in [
+            "2024-01-01T12:00:00Z",
+            "2024-01-01 12:00:00+02:00",
+            "2024-01-01 12:00:00-0330",
+            "2024-01-01 12:00:00 UTC",
+            "2024-01-01 12:00:00 +05",
+            "0044-03-15 12:00:00+01 BC",
+            "infinity",
+            "-Infinity",
+            "epoch",
+        ] {
+            assert_eq!(tz(zoned), format!("'{zoned}'::timestamptz"));
+        }
+    }
+
+    #[test]
+    fn arrays_are_typed_constructors() {
+        assert_eq!(literal(&PgValue::TextArray(vec![])), "'{}'::text[]");
+        assert_eq!(literal(&PgValue::Int8Array(vec![])), "'{}'::int8[]");
+        assert_eq!(
+            literal(&PgValue::TextArray(vec![
+                Some("a".into()),
+                None,
+                Some("it's".into()),
+                Some("\\".into()),
+                Some(String::new()),
+            ])),
+            "ARRAY['a', NULL, 'it''s', E'\\\\', '']::text[]"
+        );
+        assert_eq!(
+            literal(&PgValue::TextArray(vec![None])),
+            "ARRAY[NULL]::text[]"
+        );
+        assert_eq!(
+            literal(&PgValue::Int8Array(vec![
+                Some(1),
+                None,
+                Some(-5),
+                Some(i64::MIN)
+            ])),
+            "ARRAY[1, NULL, -5, -9223372036854775808]::int8[]"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_replaced_and_may_repeat() {
+        assert_eq!(
+            inline(
+                "INSERT INTO t (a, b) VALUES ($1, $2)",
+                &[PgValue::Int4(1), text("x")]
+            ),
+            "INSERT INTO t (a, b) VALUES (1::int4, 'x')"
+        );
+        assert_eq!(
+            inline("SELECT $1, $1 || $1", &[text("a")]),
+            "SELECT 'a', 'a' || 'a'"
+        );
+        assert_eq!(
+            inline("SELECT $2,$1", &[PgValue::Int2(1), PgValue::Int2(2)]),
+            "SELECT 2::int2,1::int2"
+        );
+        assert_eq!(inline("SELECT 1", &[]), "SELECT 1");
+        assert_eq!(inline("", &[]), "");
+    }
+
+    #[test]
+    fn multi_digit_placeholders_are_read_whole() {
+        let params: Vec<PgValue> = (1..=12).map(PgValue::Int8).collect();
+        let all: Vec<String> = (1..=12).map(|n| format!("${n}")).collect();
+        let statement = format!("SELECT {}", all.join(","));
+        let expected: Vec<String> = (1..=12).map(|n| format!("{n}::int8")).collect();
+        assert_eq!(
+            inline(&statement, &params),
+            format!("SELECT {}", expected.join(","))
+        );
+        let ten: Vec<PgValue> = (1..=10).map(PgValue::Int8).collect();
+        let err = inline_params("SELECT $10, $1, $2, $3, $4, $5, $6, $7, $8, $9", &ten[..9]);
+        assert!(matches!(
+            err,
+            Err(OfflineError::MissingParameter { ref placeholder, count: 9 }) if placeholder == "$10"
+        ));
+        assert_eq!(
+            inline("SELECT $01", &[PgValue::Boolean(true)]),
+            "SELECT true"
+        );
+    }
+
+    #[test]
+    fn casts_and_signs_stay_well_formed() {
+        let neg = [PgValue::Int4(-5)];
+        assert_eq!(inline("SELECT $1::int", &neg), "SELECT (-5)::int4::int");
+        assert_eq!(inline("SELECT x-$1", &neg), "SELECT x-(-5)::int4");
+        assert_eq!(inline("SELECT - $1", &neg), "SELECT - (-5)::int4");
+        assert_eq!(
+            inline("SELECT $1::text", &[PgValue::Float8(-1.0)]),
+            "SELECT '-1'::float8::text"
+        );
+        assert_eq!(
+            inline("SELECT 1-$1", &[PgValue::Numeric("-2".into())]),
+            "SELECT 1-'-2'::numeric"
+        );
+    }
+
+    #[test]
+    fn subscripts_and_field_selections_get_parentheses() {
+        let array = [PgValue::Int8Array(vec![Some(1), Some(2)])];
+        assert_eq!(
+            inline("SELECT $1[2]", &array),
+            "SELECT (ARRAY[1, 2]::int8[])[2]"
+        );
+        assert_eq!(
+            inline("SELECT $1 [1:2]", &array),
+            "SELECT (ARRAY[1, 2]::int8[]) [1:2]"
+        );
+        assert_eq!(
+            inline("SELECT $1['a']", &[PgValue::Jsonb("{}".into())]),
+            "SELECT ('{}'::jsonb)['a']"
+        );
+        assert_eq!(inline("SELECT ($1).f", &[PgValue::Null]), "SELECT (NULL).f");
+        assert_eq!(inline("SELECT $1.f", &[PgValue::Null]), "SELECT (NULL).f");
+        assert_eq!(
+            inline("SELECT ARRAY[$1]", &[PgValue::Int8(3)]),
+            "SELECT ARRAY[3::int8]"
+        );
+    }
+
+    #[test]
+    fn placeholders_in_strings_are_left_alone() {
+        let one = [PgValue::Int4(1)];
+        assert_eq!(
+            inline("SELECT '$1', $1, 'it''s $1'", &one),
+            "SELECT '$1', 1::int4, 'it''s $1'"
+        );
+        // With standard_conforming_strings a backslash is an ordinary character.
+        assert_eq!(inline(r"SELECT '\', $1", &one), r"SELECT '\', 1::int4");
+        assert_eq!(
+            inline(r"SELECT E'\'$1', $1", &one),
+            r"SELECT E'\'$1', 1::int4"
+        );
+        assert_eq!(inline(r"SELECT e'\\', $1", &one), r"SELECT e'\\', 1::int4");
+        assert_eq!(
+            inline(r"SELECT E'a''$1\\', $1", &one),
+            r"SELECT E'a''$1\\', 1::int4"
+        );
+        // Only a standalone E prefixes an escape string.
+        assert_eq!(
+            inline(r"SELECT x.name||'\', $1", &one),
+            r"SELECT x.name||'\', 1::int4"
+        );
+        assert_eq!(
+            inline("SELECT U&'$1', B'01', X'$1', N'$1', $1", &one),
+            "SELECT U&'$1', B'01', X'$1', N'$1', 1::int4"
+        );
+    }
+
+    #[test]
+    fn escape_strings_continue_across_newlines() {
+        let one = [PgValue::Int4(1)];
+        // The second part is still an E string, so \' does not end it.
+        assert_eq!(
+            inline("SELECT E'a'\n'\\'$1', $1", &one),
+            "SELECT E'a'\n'\\'$1', 1::int4"
+        );
+        assert_eq!(
+            inline("SELECT E'a' -- note\n  '\\'$1', $1", &one),
+            "SELECT E'a' -- note\n  '\\'$1', 1::int4"
+        );
+        // Without a newline the strings do not join: the statement is an error anyway,
+        // but the second quote starts a fresh standard string.
+        assert_eq!(
+            inline("SELECT E'a' '$1', $1", &one),
+            "SELECT E'a' '$1', 1::int4"
+        );
+    }
+
+    #[test]
+    fn placeholders_in_quoted_identifiers_are_left_alone() {
+        let one = [text("v")];
+        assert_eq!(
+            inline(r#"SELECT "$1", "a""$1", $1 AS "x$1""#, &one),
+            r#"SELECT "$1", "a""$1", 'v' AS "x$1""#
+        );
+    }
+
+    #[test]
+    fn placeholders_in_dollar_quotes_are_left_alone() {
+        let one = [PgValue::Int4(1)];
+        assert_eq!(
+            inline("SELECT $$ $1 ' $$, $1", &one),
+            "SELECT $$ $1 ' $$, 1::int4"
+        );
+        assert_eq!(
+            inline("SELECT $fn$ $1 $$ $2 $$ $fn$, $1", &one),
+            "SELECT $fn$ $1 $$ $2 $$ $fn$, 1::int4"
+        );
+        assert_eq!(
+            inline("SELECT $a$ $ab$ $1 $a$, $1", &one),
+            "SELECT $a$ $ab$ $1 $a$, 1::int4"
+        );
+        assert_eq!(
+            inline("SELECT $_x1$ $1 $_x1$, $1", &one),
+            "SELECT $_x1$ $1 $_x1$, 1::int4"
+        );
+        assert_eq!(
+            inline("DO $body$ BEGIN PERFORM '$1'; END $body$", &[]),
+            "DO $body$ BEGIN PERFORM '$1'; END $body$"
+        );
+        // A tag cannot start with a digit: `$1$` is a placeholder and a stray `$`.
+        assert_eq!(inline("SELECT $1$", &one), "SELECT 1::int4$");
+    }
+
+    #[test]
+    fn placeholders_in_comments_are_left_alone() {
+        let one = [PgValue::Int4(1)];
+        assert_eq!(
+            inline("SELECT $1 -- $1 $2\n, $1", &one),
+            "SELECT 1::int4 -- $1 $2\n, 1::int4"
+        );
+        assert_eq!(inline("SELECT $1 -- $2", &one), "SELECT 1::int4 -- $2");
+        assert_eq!(
+            inline("SELECT /* $1 /* $2 */ $3 */ $1", &one),
+            "SELECT /* $1 /* $2 */ $3 */ 1::int4"
+        );
+        assert_eq!(
+            inline("SELECT /*/ $2 */ $1 /**/", &one),
+            "SELECT /*/ $2 */ 1::int4 /**/"
+        );
+        assert_eq!(
+            inline("SELECT 2 -$1 - -$1", &one),
+            "SELECT 2 -1::int4 - -1::int4"
+        );
+    }
+
+    #[test]
+    fn dollars_inside_identifiers_are_not_placeholders() {
+        let one = [PgValue::Int4(1)];
+        assert_eq!(
+            inline("SELECT a$1, foo$$bar, x1$2, é$1, $1", &one),
+            "SELECT a$1, foo$$bar, x1$2, é$1, 1::int4"
+        );
+        assert_eq!(inline("SELECT 5$1, $1", &one), "SELECT 5$1, 1::int4");
+        assert_eq!(
+            inline("SELECT \"t\".$1, ($1)", &[PgValue::Int4(1)]),
+            "SELECT \"t\".1::int4, (1::int4)"
+        );
+    }
+
+    #[test]
+    fn missing_parameters_are_errors() {
+        assert_eq!(
+            inline_params("SELECT $1, $3", &[PgValue::Int4(1), PgValue::Int4(2)]),
+            Err(OfflineError::MissingParameter {
+                placeholder: "$3".into(),
+                count: 2
+            })
+        );
+        assert_eq!(
+            inline_params("SELECT $1", &[]),
+            Err(OfflineError::MissingParameter {
+                placeholder: "$1".into(),
+                count: 0
+            })
+        );
+        assert_eq!(
+            inline_params("SELECT $0", &[PgValue::Null]),
+            Err(OfflineError::MissingParameter {
+                placeholder: "$0".into(),
+                count: 1
+            })
+        );
+        assert_eq!(
+            inline_params("SELECT $99999999999999999999999", &[PgValue::Null]),
+            Err(OfflineError::MissingParameter {
+                placeholder: "$99999999999999999999999".into(),
+                count: 1
+            })
+        );
+    }
+
+    #[test]
+    fn unused_parameters_are_errors() {
+        let three = [PgValue::Int4(1), PgValue::Int4(2), PgValue::Int4(3)];
+        assert_eq!(
+            inline_params("SELECT $2", &three),
+            Err(OfflineError::UnusedParameters {
+                numbers: vec![1, 3],
+                count: 3
+            })
+        );
+        assert_eq!(
+            inline_params("SELECT $1, $3, '$2'", &three),
+            Err(OfflineError::UnusedParameters {
+                numbers: vec![2],
+                count: 3
+            })
+        );
+        assert_eq!(
+            inline_params("SELECT 1", &three[..1]),
+            Err(OfflineError::UnusedParameters {
+                numbers: vec![1],
+                count: 1
+            })
+        );
+    }
+
+    #[test]
+    fn nul_characters_are_errors() {
+        for value in [
+            text("a\0"),
+            PgValue::Json("\0".into()),
+            PgValue::Date("\0".into()),
+            PgValue::TextArray(vec![None, Some("\0".into())]),
+        ] {
+            assert_eq!(
+                inline_params("SELECT $2, $1", &[PgValue::Null, value]),
+                Err(OfflineError::NulCharacter { number: 2 })
+            );
+        }
+        assert_eq!(
+            inline("SELECT $1", &[PgValue::Bytea(vec![0])]),
+            "SELECT E'\\\\x00'::bytea"
+        );
+    }
+
+    #[test]
+    fn unterminated_quotes_and_comments_are_errors() {
+        for (statement, what, offset) in [
+            ("SELECT 'abc", "a quoted string", 7),
+            ("SELECT E'abc\\'", "a quoted string", 8),
+            ("SELECT \"abc", "a quoted identifier", 7),
+            ("SELECT $$abc$", "a dollar-quoted string", 7),
+            ("SELECT $a$ $1 $b$", "a dollar-quoted string", 7),
+            ("SELECT /* /* */", "a /* comment */", 7),
+        ] {
+            assert_eq!(
+                inline_params(statement, &[]),
+                Err(OfflineError::Unterminated { what, offset }),
+                "{statement}"
+            );
+        }
+        // A placeholder before the open quote is reported first.
+        assert!(matches!(
+            inline_params("SELECT $1, 'abc", &[]),
+            Err(OfflineError::MissingParameter { .. })
+        ));
+    }
+
+    #[test]
+    fn errors_say_what_to_do() {
+        let missing = |placeholder: &str, count| {
+            OfflineError::MissingParameter {
+                placeholder: placeholder.into(),
+                count,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            missing("$3", 2),
+            "the statement uses $3, but only 2 parameters were passed ($1 to $2); pass one \
+             value for every placeholder number, starting at $1"
+        );
+        assert_eq!(
+            missing("$2", 1),
+            "the statement uses $2, but only 1 parameter was passed ($1); pass one value for \
+             every placeholder number, starting at $1"
+        );
+        assert!(missing("$1", 0).contains("but no parameters were passed"));
+        assert_eq!(
+            OfflineError::UnusedParameters {
+                numbers: vec![2],
+                count: 3
+            }
+            .to_string(),
+            "parameter $2 (of 3) is never used by the statement; remove it from the call or \
+             refer to it as $2"
+        );
+        assert_eq!(
+            OfflineError::UnusedParameters {
+                numbers: vec![1, 3],
+                count: 3
+            }
+            .to_string(),
+            "parameters $1, $3 (of 3) are never used by the statement; remove them from the \
+             call or refer to them"
+        );
+        assert_eq!(
+            OfflineError::NulCharacter { number: 2 }.to_string(),
+            "parameter $2 contains a NUL character (U+0000), which PostgreSQL text cannot \
+             hold; remove it, or send binary data as bytea"
+        );
+        assert_eq!(
+            OfflineError::Unterminated {
+                what: "a quoted string",
+                offset: 7
+            }
+            .to_string(),
+            "the statement ends inside a quoted string that starts at byte 7; close it \
+             (PostgreSQL would reject the statement too)"
+        );
+    }
+
+    #[test]
+    fn terminate_adds_a_semicolon_once() {
+        assert_eq!(terminate("SELECT 1"), "SELECT 1;");
+        assert_eq!(terminate("  SELECT 1 \n\t"), "SELECT 1;");
+        assert_eq!(terminate("SELECT 1;"), "SELECT 1;");
+        assert_eq!(terminate("SELECT 1 ;  \n"), "SELECT 1 ;");
+        assert_eq!(terminate("SELECT ';'"), "SELECT ';';");
+        assert_eq!(terminate("SELECT $$;$$"), "SELECT $$;$$;");
+        assert_eq!(terminate("SELECT \";\""), "SELECT \";\";");
+        assert_eq!(terminate("SELECT E'\\';'"), "SELECT E'\\';';");
+        assert_eq!(terminate(""), "");
+        assert_eq!(terminate(" \n "), "");
+    }
+
+    #[test]
+    fn terminate_puts_the_semicolon_before_trailing_comments() {
+        assert_eq!(terminate("SELECT 1 -- note"), "SELECT 1; -- note");
+        assert_eq!(terminate("SELECT 1 -- a;"), "SELECT 1; -- a;");
+        assert_eq!(terminate("SELECT 1 /* ; */"), "SELECT 1; /* ; */");
+        assert_eq!(
+            terminate("SELECT 1 /* x */ -- y\n"),
+            "SELECT 1; /* x */ -- y"
+        );
+        assert_eq!(terminate("SELECT 1; -- done"), "SELECT 1; -- done");
+        assert_eq!(terminate("-- only a comment"), "-- only a comment");
+        assert_eq!(terminate("/* a */ /* b */"), "/* a */ /* b */");
+    }
+
+    #[test]
+    fn terminate_trims_only_sql_whitespace() {
+        // A no-break space is an identifier character to PostgreSQL, not whitespace.
+        assert_eq!(terminate("SELECT x\u{a0}"), "SELECT x\u{a0};");
+        assert_eq!(terminate("\u{b}SELECT 1\u{c}"), "SELECT 1;");
+    }
+
+    #[test]
+    fn lexer_splits_on_sql_token_boundaries() {
+        let kinds = |sql: &str| -> Vec<(Kind, String)> {
+            lex(sql)
+                .into_iter()
+                .map(|p| (p.kind, sql[p.start..p.end].to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            kinds("a$1 E'\\'' $2::t"),
+            vec![
+                (Kind::Word, "a$1".into()),
+                (Kind::Space, " ".into()),
+                (Kind::Word, "E".into()),
+                (Kind::Quoted, "'\\''".into()),
+                (Kind::Space, " ".into()),
+                (Kind::Placeholder, "$2".into()),
+                (Kind::Other, ":".into()),
+                (Kind::Other, ":".into()),
+                (Kind::Word, "t".into()),
+            ]
+        );
+        assert_eq!(
+            kinds("$ $x"),
+            vec![
+                (Kind::Other, "$".into()),
+                (Kind::Space, " ".into()),
+                (Kind::Other, "$".into()),
+                (Kind::Word, "x".into()),
+            ]
+        );
+        assert!(lex("'a").last().is_some_and(|p| !p.closed));
+    }
+}
