@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod codec;
 pub mod componentize;
 pub mod config;
+pub mod fingerprint;
 pub mod graph;
 pub mod lock;
 pub mod offline;
@@ -18,6 +19,7 @@ pub mod plan;
 pub mod project;
 pub mod runner;
 pub mod sandbox;
+pub mod scaffold;
 pub mod session;
 pub mod store;
 

@@ -135,6 +135,48 @@ enum Command {
         #[arg(allow_hyphen_values = true)]
         rev: String,
     },
+    /// Scaffold a new revision crate (fresh 12-hex id), build it and lock it.
+    Revision {
+        /// The revision's message.
+        #[arg(short, long)]
+        message: String,
+        /// Parent: `head` (default), `base` for a new root, a revision or `label@head`.
+        #[arg(long, default_value = "head")]
+        head: String,
+        /// Branch label(s) starting at the new revision.
+        #[arg(long)]
+        branch_label: Vec<String>,
+        /// Revision(s) the new one depends on without descending from them.
+        #[arg(long)]
+        depends_on: Vec<String>,
+        /// Use this id instead of a random one.
+        #[arg(long)]
+        rev_id: Option<String>,
+        /// Allow a parent that is not a head (starts a new branch).
+        #[arg(long)]
+        splice: bool,
+        /// Write the crate but do not build or lock it.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Scaffold a merge revision of several heads, build it and lock it.
+    Merge {
+        /// The revision's message.
+        #[arg(short, long)]
+        message: String,
+        /// Revisions to merge (`heads` for all heads).
+        #[arg(required = true)]
+        revisions: Vec<String>,
+        /// Use this id instead of a random one.
+        #[arg(long)]
+        rev_id: Option<String>,
+        /// Branch label(s) starting at the merge.
+        #[arg(long)]
+        branch_label: Vec<String>,
+        /// Write the crate but do not build or lock it.
+        #[arg(long)]
+        no_build: bool,
+    },
     /// Build the revision crates into components and write migrations.lock.
     Build {
         /// Rebuild and compare with the lock instead of writing it.
@@ -305,6 +347,86 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Revision {
+            message,
+            head,
+            branch_label,
+            depends_on,
+            rev_id,
+            splice,
+            no_build,
+        } => {
+            let project = Project::open(&root)?;
+            let graph = &project.graph;
+            let parents = match plan::resolve(graph, &Target::parse(head)?, &BTreeSet::new())? {
+                plan::Point::Below(_) => Vec::new(),
+                plan::Point::At(ids) => ids,
+            };
+            for p in &parents {
+                if !*splice && !graph.heads().contains(&p.as_str()) {
+                    bail!(
+                        "{p} is not a head, so the new revision would start a branch; pass --splice to do that, or --head head"
+                    );
+                }
+            }
+            let deps = depends_on
+                .iter()
+                .map(|d| match graph.label_owner(d) {
+                    Some(owner) => Ok(owner.to_string()),
+                    None => graph.resolve(d).map(str::to_string),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            scaffold(
+                &root,
+                &project,
+                rev_id,
+                parents,
+                branch_label,
+                deps,
+                message,
+                *no_build,
+            )
+            .await
+        }
+        Command::Merge {
+            message,
+            revisions,
+            rev_id,
+            branch_label,
+            no_build,
+        } => {
+            let project = Project::open(&root)?;
+            let mut parents = Vec::new();
+            for r in revisions {
+                match plan::resolve(&project.graph, &Target::parse(r)?, &BTreeSet::new())? {
+                    plan::Point::At(ids) => parents.extend(ids),
+                    plan::Point::Below(_) => {
+                        bail!("base cannot be merged; name revisions or `heads`")
+                    }
+                }
+            }
+            let parents = project
+                .graph
+                .sorted(parents.into_iter().collect::<BTreeSet<_>>());
+            if parents.len() < 2 {
+                bail!(
+                    "a merge needs at least two revisions, got {}; the project's heads are {}",
+                    parents.join(", "),
+                    project.graph.heads().join(", ")
+                );
+            }
+            scaffold(
+                &root,
+                &project,
+                rev_id,
+                parents,
+                branch_label,
+                Vec::new(),
+                message,
+                *no_build,
+            )
+            .await
+        }
         Command::Build { check } => {
             let sandbox =
                 Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
@@ -333,6 +455,58 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes a revision crate, then builds and locks the project.
+#[allow(clippy::too_many_arguments)]
+async fn scaffold(
+    root: &Path,
+    project: &Project,
+    rev_id: &Option<String>,
+    parents: Vec<String>,
+    labels: &[String],
+    depends_on: Vec<String>,
+    message: &str,
+    no_build: bool,
+) -> Result<ExitCode> {
+    let id = rev_id
+        .clone()
+        .unwrap_or_else(host::scaffold::new_revision_id);
+    if project.graph.contains(&id) {
+        bail!("revision id {id} already exists in this project; pass another --rev-id");
+    }
+    let rev = host::scaffold::NewRevision {
+        id: id.clone(),
+        down_revisions: parents,
+        branch_labels: labels.to_vec(),
+        depends_on,
+        message: message.to_string(),
+        created: std::time::SystemTime::now(),
+    };
+    let guest_sdk = std::env::var_os("HOST_GUEST_SDK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("guest-sdk")
+        });
+    let folder = host::scaffold::write_revision(root, &rev, &guest_sdk)?;
+    println!(
+        "Generated {}",
+        root.join(&folder).join("src").join("lib.rs").display()
+    );
+    if no_build {
+        println!("Not built: run `host build` once the revision is written");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sandbox = Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
+    let lock = host::componentize::build(root, &sandbox, false).await?;
+    println!(
+        "Revision {id} built and locked ({} revisions in {})",
+        lock.revisions.len(),
+        root.join(host::lock::LOCK_FILE).display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Connects to the configured database, or to the project's embedded cluster.

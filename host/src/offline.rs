@@ -31,7 +31,9 @@
 //! session's setting; the codec assumes UTC, so a script should run with
 //! `TimeZone = 'UTC'` to match an online run. Values are not validated: text the
 //! codec would refuse (`Numeric("abc")`) reaches PostgreSQL as a quoted literal
-//! and fails there, never as SQL.
+//! and fails there, never as SQL. Online, a placeholder used twice gets one
+//! type; offline, each copy of an untyped literal is resolved on its own, so a
+//! few statements PostgreSQL rejects online run offline, never the reverse.
 //!
 //! Statements are lexed the way PostgreSQL lexes them with
 //! `standard_conforming_strings = on` (its default), so a `$n` inside a string,
@@ -121,7 +123,7 @@ fn unused_message(numbers: &[usize], count: usize) -> String {
 /// | `Null` | `NULL` (untyped, like a NULL parameter) |
 /// | `Boolean` | `true`, `false` |
 /// | `Int2`/`Int4`/`Int8` | `5::int4`, `(-5)::int8` |
-/// | `Float4`/`Float8` | `'1.5'::float8`, exponents (`'1e300'`) for very large or small magnitudes, `'NaN'::float4`, `'-Infinity'::float8` |
+/// | `Float4`/`Float8` | `'1.5'::float8`, `'1e300'::float8`, `'NaN'::float4`, `'-Infinity'::float8` |
 /// | `Numeric` | `'1.50'::numeric` (scale kept) |
 /// | `Text` | `'it''s'`, or `E'a\\b\n'` when escapes are needed (untyped) |
 /// | `Bytea` | `E'\\xdeadbeef'::bytea` |
@@ -807,11 +809,13 @@ mod tests {
             format!("SELECT {}", expected.join(","))
         );
         let ten: Vec<PgValue> = (1..=10).map(PgValue::Int8).collect();
-        let err = inline_params("SELECT $10, $1, $2, $3, $4, $5, $6, $7, $8, $9", &ten[..9]);
-        assert!(matches!(
-            err,
-            Err(OfflineError::MissingParameter { ref placeholder, count: 9 }) if placeholder == "$10"
-        ));
+        assert_eq!(
+            inline_params("SELECT $10, $1, $2, $3, $4, $5, $6, $7, $8, $9", &ten[..9]),
+            Err(OfflineError::MissingParameter {
+                placeholder: "$10".into(),
+                count: 9
+            })
+        );
         assert_eq!(
             inline("SELECT $01", &[PgValue::Boolean(true)]),
             "SELECT true"

@@ -290,7 +290,9 @@ pub fn write_revision(
     fs::create_dir_all(&src).map_err(io_err("create", &src))?;
     let written = fs::write(crate_dir.join("Cargo.toml"), crate_manifest)
         .map_err(io_err("write", &crate_dir.join("Cargo.toml")))
-        .and_then(|()| fs::write(src.join("lib.rs"), lib).map_err(io_err("write", &src.join("lib.rs"))))
+        .and_then(|()| {
+            fs::write(src.join("lib.rs"), lib).map_err(io_err("write", &src.join("lib.rs")))
+        })
         .and_then(|()| replace_file(&manifest, &plan.workspace_manifest));
     if let Err(e) = written {
         // The folder did not exist before this call, so removing it only
@@ -340,11 +342,12 @@ fn validate(rev: &NewRevision) -> Result<(), ScaffoldError> {
     if rev.message.trim().is_empty() {
         return Err(ScaffoldError::EmptyMessage);
     }
-    let reference = |what: &'static str, value: &str, reason: &str| ScaffoldError::InvalidReference {
-        what,
-        value: value.to_string(),
-        reason: reason.to_string(),
-    };
+    let reference =
+        |what: &'static str, value: &str, reason: &str| ScaffoldError::InvalidReference {
+            what,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
     for (i, parent) in rev.down_revisions.iter().enumerate() {
         if parent.is_empty() {
             return Err(reference("down revision", parent, "is empty"));
@@ -635,7 +638,11 @@ fn toml_key(key: &str) -> String {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if bare { key.to_string() } else { toml_string(key) }
+    if bare {
+        key.to_string()
+    } else {
+        toml_string(key)
+    }
 }
 
 /// A TOML string literal holding `s`, escaped by the toml crate.
@@ -657,8 +664,9 @@ fn relative_path(from: &Path, to: &Path) -> String {
         .zip(&to_parts)
         .take_while(|(a, b)| a == b)
         .count();
-    // Nothing in common (another drive): only the absolute path works.
-    if common == 0 {
+    // Sharing only the root (or nothing: another drive), a relative path
+    // would just climb to it; the absolute one says more.
+    if common <= 1 {
         return to.display().to_string();
     }
     let mut parts: Vec<String> = vec!["..".to_string(); from.len() - common];
@@ -818,9 +826,12 @@ fn replace_file(path: &Path, text: &str) -> Result<(), ScaffoldError> {
 /// Parses the edited manifest and checks that the only change is `folder`
 /// appended to `workspace.members`.
 fn check_member_edit(before: &toml::Table, edited: &str, folder: &str) -> Result<(), String> {
-    let after = edited
-        .parse::<toml::Table>()
-        .map_err(|e| format!("the edited manifest would not parse ({})", e.to_string().trim()))?;
+    let after = edited.parse::<toml::Table>().map_err(|e| {
+        format!(
+            "the edited manifest would not parse ({})",
+            e.to_string().trim()
+        )
+    })?;
     let mut expected = before.clone();
     let workspace = expected
         .get_mut("workspace")
@@ -848,7 +859,10 @@ enum Line {
     /// `[[a.b]]`.
     ArrayHeader,
     /// `a.b = value`, with the span of the value.
-    Pair { key: Vec<String>, value: Range<usize> },
+    Pair {
+        key: Vec<String>,
+        value: Range<usize>,
+    },
 }
 
 /// Adds `folder` to `workspace.members` in a manifest's text, changing nothing else.
@@ -885,13 +899,22 @@ fn add_member(doc: &str, folder: &str) -> Result<String, String> {
     };
     // No `members` yet: start one right under the header.
     let mut out = doc.to_string();
-    let lead = if doc[..line_end].ends_with('\n') { "" } else { nl };
+    let lead = if doc[..line_end].ends_with('\n') {
+        ""
+    } else {
+        nl
+    };
     out.insert_str(line_end, &format!("{lead}members = [{entry}]{nl}"));
     Ok(out)
 }
 
 /// Appends `entry` to the array at `span`, in the array's own layout.
-fn insert_into_array(doc: &str, span: Range<usize>, entry: &str, nl: &str) -> Result<String, String> {
+fn insert_into_array(
+    doc: &str,
+    span: Range<usize>,
+    entry: &str,
+    nl: &str,
+) -> Result<String, String> {
     let b = doc.as_bytes();
     if b.get(span.start) != Some(&b'[') || span.end == 0 || b[span.end - 1] != b']' {
         return Err("`members` is not written as an array".into());
@@ -988,7 +1011,8 @@ fn line_end(b: &[u8], i: usize) -> usize {
 fn scan(doc: &str) -> Result<Vec<Line>, String> {
     let b = doc.as_bytes();
     let mut lines = Vec::new();
-    let mut i = 0;
+    // Editors on Windows may start the file with a byte-order mark.
+    let mut i = if doc.starts_with('\u{feff}') { 3 } else { 0 };
     while i < b.len() {
         match b[i] {
             b' ' | b'\t' | b'\r' | b'\n' => i += 1,
@@ -1042,7 +1066,9 @@ fn scan_key(doc: &str, i: &mut usize, stop: u8) -> Result<Vec<String>, String> {
                 parts.push(doc[start + 1..*i - 1].to_string());
             }
             _ => {
-                while *i < b.len() && (b[*i].is_ascii_alphanumeric() || matches!(b[*i], b'-' | b'_')) {
+                while *i < b.len()
+                    && (b[*i].is_ascii_alphanumeric() || matches!(b[*i], b'-' | b'_'))
+                {
                     *i += 1;
                 }
                 if *i == start {
@@ -1180,10 +1206,16 @@ mod tests {
 
     #[test]
     fn slugs_follow_alembic() {
-        assert_eq!(slug("Add phases and status fields"), "add_phases_and_status_fields");
+        assert_eq!(
+            slug("Add phases and status fields"),
+            "add_phases_and_status_fields"
+        );
         assert_eq!(slug("Initial schema"), "initial_schema");
         assert_eq!(slug("Add action_lists table"), "add_action_lists_table");
-        assert_eq!(slug("  Don't drop -- the \"users\" table!  "), "don_t_drop_the_users_table");
+        assert_eq!(
+            slug("  Don't drop -- the \"users\" table!  "),
+            "don_t_drop_the_users_table"
+        );
         assert_eq!(slug("merge 1a2b and 3c4d"), "merge_1a2b_and_3c4d");
         assert_eq!(slug("!!!"), "");
         assert_eq!(slug("Añadir tabla"), "a_adir_tabla");
@@ -1204,12 +1236,21 @@ mod tests {
 
     #[test]
     fn folder_names_use_utc() {
-        let r = rev("934f38a4fc73", &["a1b2c3d4e5f6"], "Add phases and status fields");
+        let r = rev(
+            "934f38a4fc73",
+            &["a1b2c3d4e5f6"],
+            "Add phases and status fields",
+        );
         assert_eq!(
             folder_name(&r),
             "20251228_1548_934f38a4fc73_add_phases_and_status_fields"
         );
-        let name = |secs: i64| folder_name(&NewRevision { created: at(secs), ..rev("x", &[], "m") });
+        let name = |secs: i64| {
+            folder_name(&NewRevision {
+                created: at(secs),
+                ..rev("x", &[], "m")
+            })
+        };
         assert_eq!(name(0), "19700101_0000_x_m");
         assert_eq!(name(1_709_251_199), "20240229_2359_x_m");
         assert_eq!(name(4_107_542_400), "21000301_0000_x_m");
@@ -1217,7 +1258,10 @@ mod tests {
         assert_eq!(name(-1), "19691231_2359_x_m");
         assert_eq!(name(-2_203_932_360), "19000228_1234_x_m");
         assert_eq!(name(951_782_400), "20000229_0000_x_m");
-        let empty = NewRevision { created: at(0), ..rev("abc", &[], "???") };
+        let empty = NewRevision {
+            created: at(0),
+            ..rev("abc", &[], "???")
+        };
         assert_eq!(folder_name(&empty), "19700101_0000_abc");
     }
 
@@ -1247,7 +1291,10 @@ mod tests {
         let ids: Vec<String> = (0..200).map(|_| new_revision_id()).collect();
         for id in &ids {
             assert_eq!(id.len(), 12, "{id}");
-            assert!(id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{id}");
+            assert!(
+                id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+                "{id}"
+            );
         }
         let mut unique = ids.clone();
         unique.sort();
@@ -1258,12 +1305,20 @@ mod tests {
 
     #[test]
     fn ids_follow_alembic_and_fit_folders() {
-        for bad in ["", "ab@c", "ab-c", "ab+c", "ab:c", "ab c", "ab\tc", "a/b", "a.b", "é"] {
+        for bad in [
+            "", "ab@c", "ab-c", "ab+c", "ab:c", "ab c", "ab\tc", "a/b", "a.b", "é",
+        ] {
             let err = validate(&rev(bad, &[], "m")).unwrap_err();
-            assert!(matches!(err, ScaffoldError::InvalidId { .. }), "{bad:?}: {err}");
+            assert!(
+                matches!(err, ScaffoldError::InvalidId { .. }),
+                "{bad:?}: {err}"
+            );
         }
         let long = "a".repeat(33);
-        assert!(matches!(validate(&rev(&long, &[], "m")), Err(ScaffoldError::InvalidId { .. })));
+        assert!(matches!(
+            validate(&rev(&long, &[], "m")),
+            Err(ScaffoldError::InvalidId { .. })
+        ));
         validate(&rev(&"a".repeat(32), &[], "m")).unwrap();
         validate(&rev("Custom_Id_1", &["abc"], "m")).unwrap();
         let msg = validate(&rev("ab-c", &[], "m")).unwrap_err().to_string();
@@ -1272,10 +1327,16 @@ mod tests {
 
     #[test]
     fn messages_and_references_are_checked() {
-        assert!(matches!(validate(&rev("abc", &[], " \n")), Err(ScaffoldError::EmptyMessage)));
+        assert!(matches!(
+            validate(&rev("abc", &[], " \n")),
+            Err(ScaffoldError::EmptyMessage)
+        ));
         for parents in [&["a@b"][..], &[""], &["abc"], &["x", "x"]] {
             let err = validate(&rev("abc", parents, "m")).unwrap_err();
-            assert!(matches!(err, ScaffoldError::InvalidReference { .. }), "{parents:?}");
+            assert!(
+                matches!(err, ScaffoldError::InvalidReference { .. }),
+                "{parents:?}"
+            );
         }
         let mut labeled = rev("abc", &[], "m");
         labeled.branch_labels = vec!["has space".into()];
@@ -1308,31 +1369,41 @@ guest-sdk = { path = "../guest-sdk" }
     fn members_multi_line_with_trailing_comma() {
         assert_eq!(
             added(REAL),
-            REAL.replace(
-                "table\",\n]",
-                "table\",\n    \"new_one\",\n]"
-            )
+            REAL.replace("table\",\n]", "table\",\n    \"new_one\",\n]")
         );
     }
 
     #[test]
     fn members_multi_line_without_trailing_comma() {
         let doc = "[workspace]\nmembers = [\n  \"a\",\n  \"b\"\n]\n";
-        assert_eq!(added(doc), "[workspace]\nmembers = [\n  \"a\",\n  \"b\",\n  \"new_one\"\n]\n");
+        assert_eq!(
+            added(doc),
+            "[workspace]\nmembers = [\n  \"a\",\n  \"b\",\n  \"new_one\"\n]\n"
+        );
     }
 
     #[test]
     fn members_on_one_line() {
         let cases = [
-            ("members = [\"a\", \"b\"]", "members = [\"a\", \"b\", \"new_one\"]"),
+            (
+                "members = [\"a\", \"b\"]",
+                "members = [\"a\", \"b\", \"new_one\"]",
+            ),
             ("members = []", "members = [\"new_one\"]"),
             ("members = [ ]", "members = [\"new_one\"]"),
             ("members = [\"a\",]", "members = [\"a\", \"new_one\",]"),
-            ("members = ['a'] # revisions", "members = ['a', \"new_one\"] # revisions"),
+            (
+                "members = ['a'] # revisions",
+                "members = ['a', \"new_one\"] # revisions",
+            ),
         ];
         for (line, want) in cases {
             let doc = format!("[workspace]\nresolver = \"3\"\n{line}\n");
-            assert_eq!(added(&doc), format!("[workspace]\nresolver = \"3\"\n{want}\n"), "{line}");
+            assert_eq!(
+                added(&doc),
+                format!("[workspace]\nresolver = \"3\"\n{want}\n"),
+                "{line}"
+            );
         }
     }
 
@@ -1348,13 +1419,19 @@ guest-sdk = { path = "../guest-sdk" }
     #[test]
     fn members_closing_on_the_last_line() {
         let doc = "[workspace]\nmembers = [\n    \"a\",\n    \"b\"]\n";
-        assert_eq!(added(doc), "[workspace]\nmembers = [\n    \"a\",\n    \"b\", \"new_one\"]\n");
+        assert_eq!(
+            added(doc),
+            "[workspace]\nmembers = [\n    \"a\",\n    \"b\", \"new_one\"]\n"
+        );
     }
 
     #[test]
     fn members_empty_multi_line() {
         let doc = "[workspace]\nmembers = [\n    # none yet\n]\n";
-        assert_eq!(added(doc), "[workspace]\nmembers = [\n    # none yet\n    \"new_one\",\n]\n");
+        assert_eq!(
+            added(doc),
+            "[workspace]\nmembers = [\n    # none yet\n    \"new_one\",\n]\n"
+        );
     }
 
     #[test]
@@ -1364,11 +1441,20 @@ guest-sdk = { path = "../guest-sdk" }
             added(doc),
             "[package]\nname = \"x\"\n\n[workspace] # revisions\nmembers = [\"new_one\"]\nresolver = \"3\"\n"
         );
-        assert_eq!(added("[workspace]"), "[workspace]\nmembers = [\"new_one\"]\n");
+        assert_eq!(
+            added("[workspace]"),
+            "[workspace]\nmembers = [\"new_one\"]\n"
+        );
         let dotted = "workspace.members = [\"a\"]\nworkspace.resolver = \"3\"\n";
-        assert_eq!(added(dotted), "workspace.members = [\"a\", \"new_one\"]\nworkspace.resolver = \"3\"\n");
+        assert_eq!(
+            added(dotted),
+            "workspace.members = [\"a\", \"new_one\"]\nworkspace.resolver = \"3\"\n"
+        );
         let quoted = "[\"workspace\"]\n\"members\" = [\"a\"]\n";
-        assert_eq!(added(quoted), "[\"workspace\"]\n\"members\" = [\"a\", \"new_one\"]\n");
+        assert_eq!(
+            added(quoted),
+            "[\"workspace\"]\n\"members\" = [\"a\", \"new_one\"]\n"
+        );
     }
 
     #[test]
@@ -1391,7 +1477,19 @@ guest-sdk = { path = "../guest-sdk" }
     #[test]
     fn members_keep_crlf() {
         let doc = "[workspace]\r\nmembers = [\r\n    \"a\",\r\n]\r\n";
-        assert_eq!(added(doc), "[workspace]\r\nmembers = [\r\n    \"a\",\r\n    \"new_one\",\r\n]\r\n");
+        assert_eq!(
+            added(doc),
+            "[workspace]\r\nmembers = [\r\n    \"a\",\r\n    \"new_one\",\r\n]\r\n"
+        );
+    }
+
+    #[test]
+    fn members_after_a_byte_order_mark() {
+        let doc = "\u{feff}[workspace]\nmembers = [\"a\"]\n";
+        assert_eq!(
+            add_member(doc, "b").unwrap(),
+            "\u{feff}[workspace]\nmembers = [\"a\", \"b\"]\n"
+        );
     }
 
     #[test]
@@ -1416,10 +1514,17 @@ guest-sdk = { path = "../guest-sdk" }
     #[test]
     fn relative_paths() {
         let p = |s: &str| PathBuf::from(s);
-        assert_eq!(relative_path(&p("/w/main/migrations"), &p("/w/main/guest-sdk")), "../guest-sdk");
-        assert_eq!(relative_path(&p("/w/main/m/rev"), &p("/w/main/guest-sdk")), "../../guest-sdk");
+        assert_eq!(
+            relative_path(&p("/w/main/migrations"), &p("/w/main/guest-sdk")),
+            "../guest-sdk"
+        );
+        assert_eq!(
+            relative_path(&p("/w/main/m/rev"), &p("/w/main/guest-sdk")),
+            "../../guest-sdk"
+        );
         assert_eq!(relative_path(&p("/w/a"), &p("/w/a/sdk")), "sdk");
         assert_eq!(relative_path(&p("/w/a"), &p("/w/a")), ".");
+        assert_eq!(relative_path(&p("/tmp/p"), &p("/w/sdk")), "/w/sdk");
     }
 
     #[test]
@@ -1428,14 +1533,26 @@ guest-sdk = { path = "../guest-sdk" }
         r.branch_labels = vec!["feat".into()];
         r.depends_on = vec!["dep\"x".into()];
         let src = lib_rs(&r);
-        assert!(src.contains(r#"message: "Say \"hi\" \\ bye\nsecond line\u{202e}","#), "{src}");
-        assert!(src.contains("branch_labels: [\"feat\"],\n    depends_on: [\"dep\\\"x\"],"), "{src}");
-        assert!(src.starts_with("//! Revision `abc123`: Say \"hi\" \\ bye\n\n"), "{src}");
+        assert!(
+            src.contains(r#"message: "Say \"hi\" \\ bye\nsecond line\u{202e}","#),
+            "{src}"
+        );
+        assert!(
+            src.contains("branch_labels: [\"feat\"],\n    depends_on: [\"dep\\\"x\"],"),
+            "{src}"
+        );
+        assert!(
+            src.starts_with("//! Revision `abc123`: Say \"hi\" \\ bye\n\n"),
+            "{src}"
+        );
         assert!(src.contains("op.create_table(\"notes\")"));
         assert_eq!(comment_safe("a\rb\u{202e}c"), "a\\u{d}b\\u{202e}c");
         let merge = lib_rs(&rev("m1", &["a", "b"], "Merge heads"));
         assert!(merge.contains("down_revisions: [\"a\", \"b\"],"), "{merge}");
-        assert!(merge.contains("merges usually") && !merge.contains("create_table"), "{merge}");
+        assert!(
+            merge.contains("merges usually") && !merge.contains("create_table"),
+            "{merge}"
+        );
         assert!(!merge.contains("branch_labels"));
         let root = lib_rs(&rev("r0", &[], "Initial"));
         assert!(root.contains("down_revisions: [],"));
@@ -1449,8 +1566,14 @@ guest-sdk = { path = "../guest-sdk" }
             "[package]\nname = \"rev_a_b\"\nedition.workspace = true\nrust-version.workspace = true\nlicense.workspace = true\nversion.workspace = true\npublish.workspace = true\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nguest-sdk.workspace = true\n"
         );
         let bare = crate_manifest("rev_a", &[], Some(&path_dependency("../sdk")));
-        assert!(bare.contains("edition = \"2024\"\nversion = \"0.1.0\"\npublish = false\n"), "{bare}");
-        assert!(bare.ends_with("guest-sdk = { path = \"../sdk\" }\n"), "{bare}");
+        assert!(
+            bare.contains("edition = \"2024\"\nversion = \"0.1.0\"\npublish = false\n"),
+            "{bare}"
+        );
+        assert!(
+            bare.ends_with("guest-sdk = { path = \"../sdk\" }\n"),
+            "{bare}"
+        );
         assert_eq!(package_name(&rev("0abc", &[], "Add x")), "rev_0abc_add_x");
         assert_eq!(package_name(&rev("0abc", &[], "!")), "rev_0abc");
     }
@@ -1484,12 +1607,18 @@ guest-sdk = { path = "../guest-sdk" }
         assert!(crate_toml.contains("edition = \"2024\""), "{crate_toml}");
 
         // Same id again, any message: refused, and nothing changes.
-        let again = NewRevision { message: "Other".into(), ..r.clone() };
+        let again = NewRevision {
+            message: "Other".into(),
+            ..r.clone()
+        };
         let err = write_revision(&project, &again, &sdk).unwrap_err();
         assert!(matches!(err, ScaffoldError::DuplicateId { .. }), "{err}");
         let err = write_revision(&project, &r, &sdk).unwrap_err();
         assert!(matches!(err, ScaffoldError::FolderExists { .. }), "{err}");
-        assert_eq!(fs::read_to_string(project.join("Cargo.toml")).unwrap(), manifest);
+        assert_eq!(
+            fs::read_to_string(project.join("Cargo.toml")).unwrap(),
+            manifest
+        );
     }
 
     #[test]
@@ -1499,21 +1628,40 @@ guest-sdk = { path = "../guest-sdk" }
         let project = tmp.0.join("revisions");
         let first = write_revision(&project, &rev("aaa111", &[], "Initial"), &sdk).unwrap();
         let manifest = fs::read_to_string(project.join("Cargo.toml")).unwrap();
-        assert!(manifest.contains("guest-sdk = { path = \"../guest-sdk\" }"), "{manifest}");
+        assert!(
+            manifest.contains("guest-sdk = { path = \"../guest-sdk\" }"),
+            "{manifest}"
+        );
         assert!(manifest.contains("[profile.release]\nopt-level = \"s\"\nlto = true\n"));
         let doc = manifest.parse::<toml::Table>().unwrap();
-        assert_eq!(doc["workspace"]["members"], toml::Value::Array(vec![first.clone().into()]));
+        assert_eq!(
+            doc["workspace"]["members"],
+            toml::Value::Array(vec![first.clone().into()])
+        );
         let second = write_revision(&project, &rev("bbb222", &["aaa111"], "Next"), &sdk).unwrap();
-        let doc = fs::read_to_string(project.join("Cargo.toml")).unwrap().parse::<toml::Table>().unwrap();
+        let doc = fs::read_to_string(project.join("Cargo.toml"))
+            .unwrap()
+            .parse::<toml::Table>()
+            .unwrap();
         assert_eq!(
             doc["workspace"]["members"],
             toml::Value::Array(vec![first.into(), second.clone().into()])
         );
         let crate_toml = fs::read_to_string(project.join(&second).join("Cargo.toml")).unwrap();
-        assert!(crate_toml.contains("edition.workspace = true\nversion.workspace = true\npublish.workspace = true\n"));
+        assert!(crate_toml.contains(
+            "edition.workspace = true\nversion.workspace = true\npublish.workspace = true\n"
+        ));
         // Without a guest-sdk at the given path, nothing is created.
-        let err = write_revision(&tmp.0.join("other"), &rev("c", &[], "m"), &tmp.0.join("nope")).unwrap_err();
-        assert!(matches!(err, ScaffoldError::GuestSdkMissing { .. }), "{err}");
+        let err = write_revision(
+            &tmp.0.join("other"),
+            &rev("c", &[], "m"),
+            &tmp.0.join("nope"),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ScaffoldError::GuestSdkMissing { .. }),
+            "{err}"
+        );
         assert!(!tmp.0.join("other").join("Cargo.toml").exists());
     }
 
@@ -1529,11 +1677,17 @@ guest-sdk = { path = "../guest-sdk" }
             "[package]\nname = \"old\"\n[dependencies]\nguest-sdk = { path = \"../../../guest-sdk\", default-features = false }\n",
         )
         .unwrap();
-        fs::write(project.join("Cargo.toml"), "[workspace]\nmembers = [\"nested/old\"]\n").unwrap();
-        let folder = write_revision(&project, &rev("ddd", &[], "x"), &tmp.0.join("elsewhere")).unwrap();
+        fs::write(
+            project.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"nested/old\"]\n",
+        )
+        .unwrap();
+        let folder =
+            write_revision(&project, &rev("ddd", &[], "x"), &tmp.0.join("elsewhere")).unwrap();
         let crate_toml = fs::read_to_string(project.join(&folder).join("Cargo.toml")).unwrap();
         assert!(
-            crate_toml.contains("guest-sdk = { default-features = false, path = \"../../guest-sdk\" }"),
+            crate_toml
+                .contains("guest-sdk = { default-features = false, path = \"../../guest-sdk\" }"),
             "{crate_toml}"
         );
     }
@@ -1545,7 +1699,10 @@ guest-sdk = { path = "../guest-sdk" }
         let cases = [
             ("[package]\nname = \"x\"\n", "no [workspace]"),
             ("[workspace\n", "not valid TOML"),
-            ("workspace = { members = [] }\n", "add it to `members` by hand"),
+            (
+                "workspace = { members = [] }\n",
+                "add it to `members` by hand",
+            ),
         ];
         for (i, (text, expect)) in cases.into_iter().enumerate() {
             let project = tmp.0.join(format!("p{i}"));
@@ -1553,7 +1710,11 @@ guest-sdk = { path = "../guest-sdk" }
             fs::write(project.join("Cargo.toml"), text).unwrap();
             let err = write_revision(&project, &rev("abc", &[], "m"), &sdk).unwrap_err();
             assert!(err.to_string().contains(expect), "{text:?}: {err}");
-            assert_eq!(fs::read_dir(&project).unwrap().count(), 1, "{text:?} left files");
+            assert_eq!(
+                fs::read_dir(&project).unwrap().count(),
+                1,
+                "{text:?} left files"
+            );
         }
     }
 }

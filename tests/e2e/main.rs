@@ -2,9 +2,11 @@
 //! database per test.
 
 mod alembic;
+mod authoring;
 mod codec;
 mod common;
 mod failures;
+mod offline;
 mod schema;
 
 use common::{REV1, REV2, REV3, TestDb, taskman};
