@@ -218,7 +218,14 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
             let path = project.join(&file);
             std::fs::write(&path, &component).map_err(io(&path))?;
         }
+        // Replay results stay valid while the component is the same bytes.
+        let kept = old
+            .as_ref()
+            .and_then(|l| l.get(&info.id))
+            .filter(|l| l.blake3 == hash);
         lock.revisions.push(LockedRevision {
+            transcript: kept.and_then(|l| l.transcript.clone()),
+            fingerprint: kept.and_then(|l| l.fingerprint.clone()),
             id: info.id,
             down_revisions: info.down_revisions,
             branch_labels: info.branch_labels,

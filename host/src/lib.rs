@@ -22,6 +22,7 @@ pub mod sandbox;
 pub mod scaffold;
 pub mod session;
 pub mod store;
+pub mod verify;
 
 /// Version of this host, recorded with every applied revision.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -54,6 +54,12 @@ pub struct LockedRevision {
     /// Source crate folder, relative to the project folder, when the host built it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// blake3 of the SQL transcript of `upgrade`, from a replay (`host fingerprint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// Schema fingerprint after this revision (with its ancestors), from a replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 fn default_true() -> bool {
@@ -200,6 +206,8 @@ mod tests {
                 file: "components/a.wasm".into(),
                 blake3: "ab".repeat(32),
                 source: Some("a".into()),
+                transcript: None,
+                fingerprint: Some("cd".repeat(32)),
             }],
         }
     }

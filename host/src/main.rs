@@ -10,6 +10,7 @@ use host::project::{Project, STATE_DIR};
 use host::runner::{self, RunOptions};
 use host::sandbox::{Limits, Sandbox};
 use host::store::Tables;
+use host::verify;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -177,6 +178,22 @@ enum Command {
         #[arg(long)]
         no_build: bool,
     },
+    /// Replay the chain on a scratch database and record each revision's
+    /// transcript and schema fingerprint in migrations.lock.
+    Fingerprint,
+    /// Compare the live schema with what its current revision should give; list drift in words.
+    Check,
+    /// Find which revision the live schema matches, whatever the heads table says.
+    Identify,
+    /// Verify components, and the database's history, against the lock.
+    Verify {
+        /// Also replay the chain on a scratch database and compare transcripts and fingerprints.
+        #[arg(long)]
+        replay: bool,
+        /// Check only the files, not a database.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Build the revision crates into components and write migrations.lock.
     Build {
         /// Rebuild and compare with the lock instead of writing it.
@@ -253,6 +270,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let opts = RunOptions {
                 lock_timeout: secs(*lock_timeout, "--lock-timeout")?,
                 tables,
+                fingerprint: false,
             };
             if *sql {
                 // Offline: the database is not read, so the stamp starts from base.
@@ -427,6 +445,139 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             )
             .await
         }
+        Command::Fingerprint => {
+            let project = Project::open(&root)?;
+            let (client, _, cfg) = connect_with_config(&cli, &root).await?;
+            let opts = RunOptions {
+                tables,
+                ..RunOptions::default()
+            };
+            let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())?;
+            let scratch = verify::Scratch::create(&client, &cfg).await?;
+            let replayed = verify::replay(&project, &sandbox, &scratch.client, &opts).await;
+            scratch.drop().await?;
+            let mut lock = project.lock.clone();
+            for r in replayed? {
+                let entry = lock
+                    .revisions
+                    .iter_mut()
+                    .find(|e| e.id == r.revision)
+                    .expect("replayed revisions are locked");
+                entry.transcript = Some(r.transcript);
+                entry.fingerprint = Some(r.schema.fingerprint());
+                println!(
+                    "{}  fingerprint {}",
+                    r.revision,
+                    entry.fingerprint.as_deref().unwrap_or("")
+                );
+            }
+            let path = root.join(host::lock::LOCK_FILE);
+            std::fs::write(&path, lock.to_toml())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("recorded in {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => {
+            let project = Project::open(&root)?;
+            let (client, _, cfg) = connect_with_config(&cli, &root).await?;
+            let opts = RunOptions {
+                tables,
+                ..RunOptions::default()
+            };
+            let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())?;
+            let drift = verify::check(&project, &client, &sandbox, &cfg, &opts).await?;
+            let at = describe_heads(&project, &drift.heads);
+            if drift.differences.is_empty() {
+                println!(
+                    "No drift: the schema is exactly what {at} gives (fingerprint {})",
+                    drift.live
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("Drift: the schema differs from what {at} gives:");
+            for d in &drift.differences {
+                println!("  {d}");
+            }
+            Ok(ExitCode::from(1))
+        }
+        Command::Identify => {
+            let project = Project::open(&root)?;
+            let (client, _, cfg) = connect_with_config(&cli, &root).await?;
+            let opts = RunOptions {
+                tables,
+                ..RunOptions::default()
+            };
+            let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())?;
+            let found = verify::identify(&project, &client, &sandbox, &cfg, &opts).await?;
+            let recorded = if found.recorded.is_empty() {
+                "nothing (base)".to_string()
+            } else {
+                found.recorded.join(", ")
+            };
+            println!("The heads table says: {recorded}");
+            match found.matches.as_slice() {
+                [] => {
+                    println!("The schema matches no revision of this project. Closest:");
+                    for (rev, diff) in &found.closest {
+                        println!("  {rev}: {} difference(s)", diff.len());
+                        for d in diff.iter().take(5) {
+                            println!("    {d}");
+                        }
+                    }
+                    Ok(ExitCode::from(1))
+                }
+                matches => {
+                    println!("The schema matches: {}", matches.join(", "));
+                    let best = matches.last().expect("non-empty");
+                    if found.recorded != [best.clone()] {
+                        println!("Fix the bookkeeping with: host stamp --purge {best}");
+                    } else {
+                        println!("The bookkeeping is right.");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+        Command::Verify { replay, offline } => {
+            let project = Project::open(&root)?;
+            let opts = RunOptions {
+                tables,
+                ..RunOptions::default()
+            };
+            let mut findings = verify::verify_components(&project);
+            println!(
+                "components: {} revision(s) checked against the lock",
+                project.lock.revisions.len()
+            );
+            if !*offline {
+                let (client, _, cfg) = connect_with_config(&cli, &root).await?;
+                let history = verify::verify_history(&project, &client, &opts).await?;
+                println!("history: checked against the lock");
+                findings.extend(history);
+                if *replay {
+                    let sandbox =
+                        Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())?;
+                    let scratch = verify::Scratch::create(&client, &cfg).await?;
+                    let replayed = verify::replay(&project, &sandbox, &scratch.client, &opts).await;
+                    scratch.drop().await?;
+                    findings.extend(verify::verify_replay(&project, &replayed?));
+                    println!("replay: transcripts and fingerprints compared with the lock");
+                }
+            }
+            if findings.is_empty() {
+                println!("Verified: everything matches migrations.lock");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for f in &findings {
+                println!("FAILED: {}", f.message());
+            }
+            let code = findings
+                .iter()
+                .map(verify::Finding::exit_code)
+                .min()
+                .unwrap_or(1);
+            Ok(ExitCode::from(code))
+        }
         Command::Build { check } => {
             let sandbox =
                 Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
@@ -511,6 +662,15 @@ async fn scaffold(
 
 /// Connects to the configured database, or to the project's embedded cluster.
 async fn connect(cli: &Cli, root: &Path) -> Result<(Arc<Client>, String)> {
+    let (client, origin, _) = connect_with_config(cli, root).await?;
+    Ok((client, origin))
+}
+
+/// Like `connect`, also giving the connection settings (to reach a scratch database).
+async fn connect_with_config(
+    cli: &Cli,
+    root: &Path,
+) -> Result<(Arc<Client>, String, tokio_postgres::Config)> {
     let dotenv = std::fs::read_to_string(".env")
         .map(|t| config::parse_dotenv(&t))
         .unwrap_or_default();
@@ -527,7 +687,7 @@ async fn connect(cli: &Cli, root: &Path) -> Result<(Arc<Client>, String)> {
     };
     let cfg = config::parse(&url, &origin)?;
     let client = config::connect(&cfg, &origin).await?;
-    Ok((client, origin))
+    Ok((client, origin, cfg))
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration> {
@@ -554,6 +714,7 @@ async fn migrate(
     let opts = RunOptions {
         lock_timeout: secs(a.limits.lock_timeout, "--lock-timeout")?,
         tables,
+        fingerprint: true,
     };
     if a.sql {
         let range = Range::parse(&a.target)?;

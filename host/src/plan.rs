@@ -608,7 +608,7 @@ pub fn downgrade(graph: &Graph, current: &[String], target: &Target) -> Result<P
 }
 
 /// The steps that revert `remove` from `applied`, dependents first.
-fn downgrade_from(graph: &Graph, applied: &BTreeSet<String>, remove: BTreeSet<String>) -> Plan {
+pub fn downgrade_from(graph: &Graph, applied: &BTreeSet<String>, remove: BTreeSet<String>) -> Plan {
     let mut now = applied.clone();
     let steps = graph
         .sorted(remove)

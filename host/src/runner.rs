@@ -2,6 +2,7 @@
 //! step in its own transaction together with its bookkeeping, under the
 //! advisory lock.
 
+use crate::fingerprint::{FingerprintError, Schema, Scope};
 use crate::plan::{self, Direction, Plan, PlanError, Range, Target};
 use crate::project::{Project, ProjectError};
 use crate::sandbox::{Call, Prepared, Sandbox, SandboxError};
@@ -68,6 +69,18 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     /// Names of the bookkeeping tables.
     pub tables: Tables,
+    /// Record the schema fingerprint after a run's last step.
+    pub fingerprint: bool,
+}
+
+impl RunOptions {
+    /// What the fingerprint covers: everything but the bookkeeping tables.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            exclude_tables: vec![self.tables.version.clone(), self.tables.history.clone()],
+            ..Scope::default()
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -75,6 +88,7 @@ impl Default for RunOptions {
         RunOptions {
             lock_timeout: Duration::from_secs(60),
             tables: Tables::default(),
+            fingerprint: true,
         }
     }
 }
@@ -90,6 +104,8 @@ pub struct StepReport {
     pub duration: Duration,
     /// SQL calls the guest made.
     pub statements: u64,
+    /// blake3 of the SQL transcript.
+    pub transcript: String,
 }
 
 /// What a run did.
@@ -150,7 +166,7 @@ async fn migrate_locked(
     opts: &RunOptions,
 ) -> Result<RunReport, RunError> {
     // Another run may have moved the database while we waited for the lock.
-    let mut heads = opts.tables.read_heads(client).await?;
+    let heads = opts.tables.read_heads(client).await?;
     let plan = make_plan(project, direction, target, &heads)?;
     if plan.is_empty() {
         return Ok(RunReport {
@@ -158,6 +174,20 @@ async fn migrate_locked(
             heads,
         });
     }
+    execute(project, client, sandbox, &plan, opts).await
+}
+
+/// Runs a plan's steps, each in its own transaction with its bookkeeping.
+/// The caller holds the lock and has checked that the plan starts from the
+/// database's current heads.
+pub async fn execute(
+    project: &Project,
+    client: &Arc<Client>,
+    sandbox: &Sandbox,
+    plan: &Plan,
+    opts: &RunOptions,
+) -> Result<RunReport, RunError> {
+    let mut heads = plan.heads_before.clone();
     // Every component of the plan is verified and compiled before the first SQL.
     let mut prepared: Vec<(Prepared, String)> = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
@@ -173,7 +203,8 @@ async fn migrate_locked(
         steps: Vec::new(),
         heads: heads.clone(),
     };
-    for (step, (prep, blake3)) in plan.steps.iter().zip(&prepared) {
+    let last = plan.steps.len().saturating_sub(1);
+    for (n, (step, (prep, blake3))) in plan.steps.iter().zip(&prepared).enumerate() {
         let begin = client.batch_execute("BEGIN").await;
         begin.map_err(|e| RunError::Commit {
             revision: step.revision.clone(),
@@ -194,13 +225,34 @@ async fn migrate_locked(
             rollback(client).await;
             return Err(RunError::Guest { source, heads });
         }
+        // The schema is fingerprinted once per run, after its last step, when a
+        // single head names the state (so it is comparable with the lock).
+        let fingerprint = if opts.fingerprint && n == last && step.heads_after.len() == 1 {
+            match Schema::read(client, &opts.scope()).await {
+                Ok(schema) => Some(schema.fingerprint()),
+                Err(FingerprintError::Unsupported(_)) => None,
+                Err(e) => {
+                    rollback(client).await;
+                    return Err(RunError::Commit {
+                        revision: step.revision.clone(),
+                        what: "reading the schema fingerprint",
+                        detail: e.to_string(),
+                        heads,
+                    });
+                }
+            }
+        } else {
+            None
+        };
+        let transcript = session.transcript_hash();
         let bookkeeping = opts.tables.step_sql(&StepRecord {
             revision: &step.revision,
             direction: step.direction,
             heads_before: &heads,
             heads_after: &step.heads_after,
             component_blake3: blake3,
-            transcript_blake3: &session.transcript_hash(),
+            transcript_blake3: &transcript,
+            schema_fingerprint: fingerprint.as_deref(),
             duration,
         });
         if let Err(e) = client.batch_execute(&format!("{bookkeeping}COMMIT")).await {
@@ -218,6 +270,7 @@ async fn migrate_locked(
             direction: step.direction,
             duration,
             statements: session.statements(),
+            transcript,
         });
     }
     report.heads = heads;
@@ -322,6 +375,7 @@ pub async fn offline_script(
             heads_after: &step.heads_after,
             component_blake3: blake3,
             transcript_blake3: &transcript,
+            schema_fingerprint: None,
             duration: Duration::ZERO,
         }));
         out.push_str("COMMIT;\n");

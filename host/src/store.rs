@@ -95,6 +95,8 @@ pub struct HistoryRow {
     pub component_blake3: Option<String>,
     /// blake3 of the SQL transcript.
     pub transcript_blake3: Option<String>,
+    /// Schema fingerprint after the step, when the run recorded it.
+    pub schema_fingerprint: Option<String>,
     /// When, in UTC, ISO 8601.
     pub applied_at: String,
     /// How long, in milliseconds.
@@ -118,6 +120,8 @@ pub struct StepRecord<'a> {
     pub component_blake3: &'a str,
     /// blake3 of the SQL transcript.
     pub transcript_blake3: &'a str,
+    /// Schema fingerprint after the step, when it was read.
+    pub schema_fingerprint: Option<&'a str>,
     /// Wall time of the guest call.
     pub duration: Duration,
 }
@@ -152,9 +156,11 @@ CREATE TABLE IF NOT EXISTS {h} (
     direction TEXT NOT NULL CHECK (direction IN ('upgrade', 'downgrade', 'stamp')),
     component_blake3 TEXT,
     transcript_blake3 TEXT,
+    schema_fingerprint TEXT,
     applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     duration_ms DOUBLE PRECISION NOT NULL,
     host_version TEXT NOT NULL);
+ALTER TABLE {h} ADD COLUMN IF NOT EXISTS schema_fingerprint TEXT;
 ",
             v = ident(&self.version),
             vpk = ident(&format!("{}_pkc", self.version)),
@@ -175,12 +181,13 @@ CREATE TABLE IF NOT EXISTS {h} (
     pub fn step_sql(&self, rec: &StepRecord<'_>) -> String {
         let mut out = self.heads_sql(rec.heads_before, rec.heads_after);
         out.push_str(&format!(
-            "INSERT INTO {} (revision, direction, component_blake3, transcript_blake3, duration_ms, host_version) VALUES ({}, {}, {}, {}, {}, {});\n",
+            "INSERT INTO {} (revision, direction, component_blake3, transcript_blake3, schema_fingerprint, duration_ms, host_version) VALUES ({}, {}, {}, {}, {}, {}, {});\n",
             ident(&self.history),
             literal(rec.revision),
             literal(&rec.direction.to_string()),
             literal(rec.component_blake3),
             literal(rec.transcript_blake3),
+            rec.schema_fingerprint.map(literal).unwrap_or_else(|| "NULL".into()),
             rec.duration.as_secs_f64() * 1000.0,
             literal(crate::VERSION),
         ));
@@ -244,7 +251,7 @@ CREATE TABLE IF NOT EXISTS {h} (
     /// The history table, oldest first; empty when it does not exist yet.
     pub async fn history(&self, client: &Client) -> Result<Vec<HistoryRow>, StoreError> {
         let q = format!(
-            "SELECT revision, direction, component_blake3, transcript_blake3,
+            "SELECT revision, direction, component_blake3, transcript_blake3, schema_fingerprint,
                     to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
                     duration_ms, host_version
              FROM {} ORDER BY id",
@@ -262,9 +269,10 @@ CREATE TABLE IF NOT EXISTS {h} (
                 direction: r.get(1),
                 component_blake3: r.get(2),
                 transcript_blake3: r.get(3),
-                applied_at: r.get(4),
-                duration_ms: r.get(5),
-                host_version: r.get(6),
+                schema_fingerprint: r.get(4),
+                applied_at: r.get(5),
+                duration_ms: r.get(6),
+                host_version: r.get(7),
             })
             .collect())
     }
@@ -349,6 +357,7 @@ mod tests {
             heads_after: after,
             component_blake3: "00",
             transcript_blake3: "11",
+            schema_fingerprint: None,
             duration: Duration::from_millis(3),
         }
     }

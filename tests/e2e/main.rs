@@ -6,8 +6,10 @@ mod authoring;
 mod codec;
 mod common;
 mod failures;
+mod fingerprint;
 mod offline;
 mod schema;
+mod verification;
 
 use common::{REV1, REV2, REV3, TestDb, taskman};
 use serde_json::json;
