@@ -211,7 +211,7 @@ pub enum PlanError {
     },
     /// The database names a revision the project does not have.
     #[error(
-        "the database is at revision {0}, which is not in this project's lock; use the lock that wrote it, or `host stamp --purge <rev>` the revision the schema really is at"
+        "the database is at revision {0}, which is not in this project's lock; use the lock that wrote it, or run `host identify` to find the revision the schema is at and `host stamp --purge <rev>` to record it"
     )]
     UnknownCurrent(String),
     /// `head` with several heads.
