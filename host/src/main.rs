@@ -93,6 +93,12 @@ enum Command {
         /// Print the SQL instead of running it.
         #[arg(long)]
         sql: bool,
+        /// Print the heads before and after, and change nothing.
+        #[arg(long)]
+        plan: bool,
+        /// With --plan: print JSON, and errors as JSON too.
+        #[arg(long, requires = "plan")]
+        json: bool,
         /// Seconds to wait for another migration run holding the lock.
         #[arg(long, default_value_t = 60.0)]
         lock_timeout: f64,
@@ -219,7 +225,11 @@ enum DbAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let json = matches!(&cli.command, Command::Run(a) | Command::Upgrade(a) | Command::Downgrade(a) if a.json);
+    let json = match &cli.command {
+        Command::Run(a) | Command::Upgrade(a) | Command::Downgrade(a) => a.json,
+        Command::Stamp { json, .. } => *json,
+        _ => false,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -260,6 +270,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             targets,
             purge,
             sql,
+            plan: show_plan,
+            json,
             lock_timeout,
         } => {
             let project = Project::open(&root)?;
@@ -283,6 +295,25 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let (client, _) = connect(&cli, &root).await?;
+            if *show_plan {
+                let before = opts.tables.read_heads(&client).await?;
+                let after = plan::stamp(&project.graph, &before, &targets, *purge)?;
+                let stamp_plan = plan::Plan {
+                    steps: Vec::new(),
+                    heads_before: before,
+                    heads_after: after,
+                };
+                if *json {
+                    println!("{}", serde_json::to_string(&stamp_plan)?);
+                } else {
+                    println!(
+                        "heads: {} -> {}",
+                        describe_heads(&project, &stamp_plan.heads_before),
+                        describe_heads(&project, &stamp_plan.heads_after)
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let (before, after) = runner::stamp(&project, &client, &targets, *purge, &opts).await?;
             println!(
                 "Stamped {} -> {}",
