@@ -5,6 +5,7 @@
 use crate::lock::{LOCK_FILE, Lock, LockedRevision};
 use crate::project::{VerifiedComponent, graph_of};
 use crate::sandbox::{Sandbox, SandboxError};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,6 +44,9 @@ pub enum BuildError {
         /// What wit-component said.
         detail: String,
     },
+    /// `host.toml` is invalid.
+    #[error("{0}")]
+    Settings(String),
     /// The component failed to load or answer `info()`.
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
@@ -126,8 +130,10 @@ fn reproducible_rustflags(project: &Path) -> String {
     flags.join("\x1f")
 }
 
-/// Lists the cdylib crates of the project's workspace and its target directory.
-fn guest_crates(project: &Path) -> Result<(Vec<GuestCrate>, PathBuf), BuildError> {
+/// Lists the cdylib crates of the project's workspace, its target directory
+/// and the target to build for (`[workspace.metadata.host] target`, for
+/// toolchains that need WASI such as `wasm32-wasip2`; default [`GUEST_TARGET`]).
+fn guest_crates(project: &Path) -> Result<(Vec<GuestCrate>, PathBuf, String), BuildError> {
     let out = cargo(
         project,
         &["metadata", "--no-deps", "--format-version", "1"],
@@ -138,6 +144,10 @@ fn guest_crates(project: &Path) -> Result<(Vec<GuestCrate>, PathBuf), BuildError
         detail: e.to_string(),
     })?;
     let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
+    let target = meta["metadata"]["host"]["target"]
+        .as_str()
+        .unwrap_or(GUEST_TARGET)
+        .to_string();
     let root = project.canonicalize().map_err(io(project))?;
     let mut crates = Vec::new();
     for pkg in meta["packages"].as_array().into_iter().flatten() {
@@ -158,7 +168,12 @@ fn guest_crates(project: &Path) -> Result<(Vec<GuestCrate>, PathBuf), BuildError
         });
     }
     crates.sort_by(|a, b| a.dir.cmp(&b.dir));
-    Ok((crates, target_dir))
+    Ok((crates, target_dir, target))
+}
+
+/// Whether the bytes are a component already (the layer field of the header is 1).
+pub fn is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }
 
 /// Wraps a core module built by wit-bindgen into a component.
@@ -171,12 +186,10 @@ pub fn encode(core: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Builds every revision crate and writes (or, with `check`, compares) the lock.
 pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Lock, BuildError> {
-    let (crates, target_dir) = guest_crates(project)?;
-    cargo(
-        project,
-        &["build", "--release", "--target", GUEST_TARGET],
-        false,
-    )?;
+    let grants =
+        crate::project::read_grants(project).map_err(|e| BuildError::Settings(e.to_string()))?;
+    let (crates, target_dir, target) = guest_crates(project)?;
+    cargo(project, &["build", "--release", "--target", &target], false)?;
     let out_dir = project.join(COMPONENTS_DIR);
     if !check {
         std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
@@ -188,22 +201,42 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
         .and_then(|t| Lock::parse(&t, &project.join(LOCK_FILE)).ok());
     for c in &crates {
         let module = target_dir
-            .join(GUEST_TARGET)
+            .join(&target)
             .join("release")
             .join(format!("{}.wasm", c.lib));
         let core = std::fs::read(&module).map_err(io(&module))?;
-        let component = encode(&core).map_err(|detail| BuildError::Encode {
-            crate_dir: c.dir.clone(),
-            module: module.clone(),
-            detail,
-        })?;
+        let component = if is_component(&core) {
+            core
+        } else {
+            encode(&core).map_err(|detail| BuildError::Encode {
+                crate_dir: c.dir.clone(),
+                module: module.clone(),
+                detail,
+            })?
+        };
         let hash = blake3::hash(&component).to_hex().to_string();
         let verified = VerifiedComponent {
             revision: c.dir.clone(),
             bytes: component.clone(),
             blake3: hash.clone(),
         };
-        let info = sandbox.info(&sandbox.prepare(&verified)?).await?;
+        // info() runs with nothing reachable, so any grantable import may link
+        // for it; the revision's real grants are checked once its id is known.
+        let everything: BTreeSet<String> = crate::wasi::GRANTABLE
+            .iter()
+            .map(|g| g.to_string())
+            .collect();
+        let info = sandbox
+            .info(&sandbox.prepare(&verified, &everything)?)
+            .await?;
+        let verified = VerifiedComponent {
+            revision: info.id.clone(),
+            ..verified
+        };
+        sandbox.prepare(
+            &verified,
+            &grants.get(&info.id).cloned().unwrap_or_default(),
+        )?;
         let file = format!("{COMPONENTS_DIR}/{}.wasm", c.dir.replace('/', "_"));
         if check {
             match old.as_ref().and_then(|l| l.get(&info.id)) {

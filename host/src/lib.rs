@@ -23,6 +23,7 @@ pub mod scaffold;
 pub mod session;
 pub mod store;
 pub mod verify;
+pub mod wasi;
 
 /// Version of this host, recorded with every applied revision.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -6,10 +6,68 @@ use crate::graph::{Graph, GraphError, Revision};
 use crate::lock::{LOCK_FILE, Lock, LockError, LockedRevision};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Folder, under the project, where the host keeps its state (compile cache, embedded cluster).
 pub const STATE_DIR: &str = ".host";
+
+/// The user's settings for the project, beside the lock.
+pub const SETTINGS_FILE: &str = "host.toml";
+
+/// `host.toml`: decisions only the user makes, never the revisions themselves.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[serde(default)]
+    revisions: BTreeMap<String, RevisionSettings>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevisionSettings {
+    /// WASI packages the revision may import (it still gets no files or network).
+    #[serde(default)]
+    grant: Vec<String>,
+}
+
+/// Grants per revision id.
+pub type Grants = BTreeMap<String, BTreeSet<String>>;
+
+/// Reads the grants of `<root>/host.toml`; none when the file is absent.
+pub fn read_grants(root: &Path) -> Result<Grants, ProjectError> {
+    let path = root.join(SETTINGS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Grants::new()),
+        Err(e) => {
+            return Err(ProjectError::Settings {
+                path,
+                message: e.to_string(),
+            });
+        }
+    };
+    let settings: Settings = toml::from_str(&text).map_err(|e| ProjectError::Settings {
+        path: path.clone(),
+        message: e.to_string().trim().replace('\n', " "),
+    })?;
+    let mut grants = Grants::new();
+    for (id, rev) in settings.revisions {
+        for g in &rev.grant {
+            if !crate::wasi::GRANTABLE.contains(&g.as_str()) {
+                return Err(ProjectError::Settings {
+                    path,
+                    message: format!(
+                        "revision {id} is granted {g:?}, which cannot be granted; grantable: {}",
+                        crate::wasi::GRANTABLE.join(", ")
+                    ),
+                });
+            }
+        }
+        grants.insert(id, rev.grant.into_iter().collect());
+    }
+    Ok(grants)
+}
 
 /// Why a project could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +105,14 @@ pub enum ProjectError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// `host.toml` is invalid.
+    #[error("{path}: {message}")]
+    Settings {
+        /// The settings file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A component's bytes do not match the lock.
     #[error(
         "revision {revision}: component {file} has blake3 {actual}, but {LOCK_FILE} expects {expected}; the file changed after it was locked. Nothing was run. Restore the reviewed file, or rebuild and re-lock with `host build` if the change is intended"
@@ -72,6 +138,8 @@ pub struct Project {
     pub lock: Lock,
     /// The revision graph the lock describes.
     pub graph: Graph,
+    /// WASI packages the user granted, per revision.
+    pub grants: Grants,
 }
 
 /// A component read from disk whose hash matched the lock.
@@ -130,6 +198,7 @@ impl Project {
             source,
         })?;
         Ok(Project {
+            grants: read_grants(root)?,
             root: root.to_path_buf(),
             dir,
             lock,
@@ -145,6 +214,11 @@ impl Project {
     /// Where the host keeps state for this project.
     pub fn state_dir(&self) -> PathBuf {
         self.root.join(STATE_DIR)
+    }
+
+    /// The WASI packages granted to a revision.
+    pub fn granted(&self, id: &str) -> BTreeSet<String> {
+        self.grants.get(id).cloned().unwrap_or_default()
     }
 
     /// The lock entry of a revision in the graph.

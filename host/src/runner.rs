@@ -195,7 +195,9 @@ pub async fn execute(
             return Err(RunError::NonTransactional(step.revision.clone()));
         }
         let comp = project.load_component(&step.revision)?;
-        let p = sandbox.prepare(&comp).map_err(RunError::Prepare)?;
+        let p = sandbox
+            .prepare(&comp, &project.granted(&step.revision))
+            .map_err(RunError::Prepare)?;
         prepared.push((p, comp.blake3));
     }
     opts.tables.ensure(client).await?;
@@ -333,7 +335,9 @@ pub async fn offline_script(
     for step in &plan.steps {
         let comp = project.load_component(&step.revision)?;
         prepared.push((
-            sandbox.prepare(&comp).map_err(RunError::Prepare)?,
+            sandbox
+                .prepare(&comp, &project.granted(&step.revision))
+                .map_err(RunError::Prepare)?,
             comp.blake3,
         ));
     }

@@ -7,12 +7,14 @@ use crate::lock::WIT_PACKAGE;
 use crate::plan::Direction;
 use crate::project::VerifiedComponent;
 use crate::session::{DbError, QueryResult, Session};
-use std::collections::BTreeMap;
+use crate::wasi::Captured;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
     world: "migration",
@@ -101,7 +103,7 @@ pub enum SandboxError {
     },
     /// The component imports something the sandbox does not grant.
     #[error(
-        "revision {revision}: the component imports {}, which the sandbox does not grant (only {WIT_PACKAGE} interfaces are available); {hint}",
+        "revision {revision}: the component imports {}, which the sandbox does not grant; {hint}",
         imports.join(", ")
     )]
     Imports {
@@ -154,27 +156,58 @@ pub enum SandboxError {
     },
 }
 
-/// Per-call state of a guest: its SQL session and limits.
+/// Per-call state of a guest: its SQL session, limits and WASI context.
 pub struct GuestState {
     session: Session,
     limits: StoreLimits,
     direction: WitDirection,
     revision: String,
     config: BTreeMap<String, String>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    captured: Captured,
 }
 
 impl GuestState {
-    fn new(session: Session, revision: &str, direction: WitDirection, memory: usize) -> Self {
+    fn new(session: Session, prepared: &Prepared, direction: WitDirection, memory: usize) -> Self {
+        let (wasi, captured) = crate::wasi::context(&prepared.blake3);
         GuestState {
             session,
             limits: StoreLimitsBuilder::new()
                 .memory_size(memory)
-                .instances(16)
+                .instances(64)
+                .tables(64)
+                .memories(64)
                 .trap_on_grow_failure(true)
                 .build(),
             direction,
-            revision: revision.to_string(),
+            revision: prepared.revision.clone(),
             config: BTreeMap::new(),
+            wasi,
+            table: ResourceTable::new(),
+            captured,
+        }
+    }
+
+    /// Sends what the guest wrote to stdout and stderr to the log.
+    fn flush_output(&self) {
+        for (name, pipe) in [
+            ("stdout", &self.captured.stdout),
+            ("stderr", &self.captured.stderr),
+        ] {
+            let bytes = pipe.contents();
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                eprintln!("  [{}] {name}: {line}", self.revision);
+            }
+        }
+    }
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
         }
     }
 }
@@ -334,6 +367,7 @@ impl pgwasm::migration::context::Host for GuestState {
 /// A compiled component, checked and ready to instantiate.
 pub struct Prepared {
     revision: String,
+    blake3: String,
     pre: MigrationPre<GuestState>,
 }
 
@@ -357,6 +391,10 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         Migration::add_to_linker::<_, HasSelf<GuestState>>(&mut linker, |s| s)
             .map_err(|e| SandboxError::Engine(e.to_string()))?;
+        // Linked for every guest, but only components whose imports pass
+        // `wasi::refused_imports` are instantiated against it.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| SandboxError::Engine(e.to_string()))?;
         Ok(Sandbox {
             engine,
             linker,
@@ -378,23 +416,34 @@ impl Sandbox {
     }
 
     /// Compiles (or loads from the cache) a verified component and checks its imports.
-    pub fn prepare(&self, comp: &VerifiedComponent) -> Result<Prepared, SandboxError> {
+    pub fn prepare(
+        &self,
+        comp: &VerifiedComponent,
+        granted: &BTreeSet<String>,
+    ) -> Result<Prepared, SandboxError> {
         let component = self.compile(comp)?;
         let revision = comp.revision.clone();
-        let refused: Vec<String> = component
+        let imports: Vec<String> = component
             .component_type()
             .imports(&self.engine)
             .map(|(name, _)| name.to_string())
-            .filter(|name| {
-                !(name.starts_with("pgwasm:migration/")
-                    && name.ends_with(&format!("@{}", wit_version())))
-            })
             .collect();
+        let refused = crate::wasi::refused_imports(
+            imports.iter().map(String::as_str),
+            "pgwasm:migration/",
+            &format!("@{}", wit_version()),
+            granted,
+        );
         if !refused.is_empty() {
-            let hint = if refused.iter().any(|i| i.starts_with("wasi:")) {
-                "build Rust guests for wasm32-unknown-unknown (not wasip1/wasip2) so they import no WASI"
+            let hint = if refused
+                .iter()
+                .any(|i| crate::wasi::GRANTABLE.iter().any(|g| i.starts_with(g)))
+            {
+                "the sandbox gives no files and no network; if the toolchain only links these interfaces and the revision does not use them, grant them in host.toml ([revisions.<id>] grant = [\"wasi:filesystem\"])"
+            } else if refused.iter().any(|i| i.starts_with("pgwasm:")) {
+                "it was built against another version of the WIT package; rebuild it against this host's wit/ with `host build`"
             } else {
-                "rebuild the revision against this host's wit/ with `host build`"
+                "only pgwasm:migration and the wasi:cli/io/clocks/random interfaces are available"
             };
             return Err(SandboxError::Imports {
                 revision,
@@ -410,7 +459,11 @@ impl Sandbox {
                 revision: revision.clone(),
                 detail: format!("{e:#}"),
             })?;
-        Ok(Prepared { revision, pre })
+        Ok(Prepared {
+            revision,
+            blake3: comp.blake3.clone(),
+            pre,
+        })
     }
 
     fn compile(&self, comp: &VerifiedComponent) -> Result<Component, SandboxError> {
@@ -451,7 +504,7 @@ impl Sandbox {
     pub async fn info(&self, prepared: &Prepared) -> Result<Info, SandboxError> {
         let state = GuestState::new(
             Session::new(crate::session::Backend::Inert),
-            &prepared.revision,
+            prepared,
             WitDirection::Upgrade,
             self.limits.memory_bytes,
         );
@@ -489,12 +542,7 @@ impl Sandbox {
             Call::Upgrade => "upgrade",
             Call::Downgrade => "downgrade",
         };
-        let state = GuestState::new(
-            session,
-            &prepared.revision,
-            direction,
-            self.limits.memory_bytes,
-        );
+        let state = GuestState::new(session, prepared, direction, self.limits.memory_bytes);
         let mut store = match self.store(state) {
             Ok(s) => s,
             Err(e) => return (Err(e), Session::new(crate::session::Backend::Inert)),
@@ -531,7 +579,9 @@ impl Sandbox {
                 Err(self.trap(&prepared.revision, name, e, sql))
             }
         };
-        (result, store.into_data().session)
+        let state = store.into_data();
+        state.flush_output();
+        (result, state.session)
     }
 
     fn store(&self, state: GuestState) -> Result<Store<GuestState>, SandboxError> {

@@ -142,9 +142,15 @@ fn stamp_moves_the_heads_without_running_revisions() {
     let db = TestDb::new();
     db.host(&taskman(), &["upgrade", "head"]).ok();
     let before = schema::snapshot(&mut db.client());
-    let plan = db.host(&taskman(), &["stamp", REV1, "--plan", "--json"]).ok().stdout();
+    let plan = db
+        .host(&taskman(), &["stamp", REV1, "--plan", "--json"])
+        .ok()
+        .stdout();
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
-    assert_eq!(plan, serde_json::json!({"steps": [], "heads_before": [REV3], "heads_after": [REV1]}));
+    assert_eq!(
+        plan,
+        serde_json::json!({"steps": [], "heads_before": [REV3], "heads_after": [REV1]})
+    );
     assert_eq!(db.heads(), vec![REV3], "--plan changes nothing");
     db.host(&taskman(), &["stamp", REV1]).ok();
     assert_eq!(db.heads(), vec![REV1]);

@@ -226,16 +226,21 @@ pub fn project_with(extra: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut lock = read_lock(&taskman());
     copy_components(&taskman(), dir.path(), &lock);
-    if !extra.is_empty() {
-        let guests = read_lock(&repo().join("tests").join("guests"));
-        for id in extra {
-            let rev = guests
-                .get(id)
-                .unwrap_or_else(|| panic!("tests/guests has no revision {id}"))
-                .clone();
-            lock.revisions.push(rev);
-        }
-        copy_components(&repo().join("tests").join("guests"), dir.path(), &lock);
+    for id in extra {
+        // Test revisions live in two projects: plain guests and WASI guests.
+        let (folder, rev) = ["guests", "guests-wasi"]
+            .iter()
+            .find_map(|f| {
+                let folder = repo().join("tests").join(f);
+                read_lock(&folder).get(id).cloned().map(|r| (folder, r))
+            })
+            .unwrap_or_else(|| {
+                panic!("no test revision {id} in tests/guests or tests/guests-wasi")
+            });
+        lock.revisions.push(rev.clone());
+        let dst = dir.path().join(&rev.file);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(folder.join(&rev.file), dst).unwrap();
     }
     std::fs::write(dir.path().join(LOCK_FILE), lock.to_toml()).unwrap();
     dir

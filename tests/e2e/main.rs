@@ -10,6 +10,7 @@ mod fingerprint;
 mod offline;
 mod schema;
 mod verification;
+mod wasi;
 
 use common::{REV1, REV2, REV3, TestDb, taskman};
 use serde_json::json;
