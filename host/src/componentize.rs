@@ -235,7 +235,10 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
         };
         sandbox.prepare(
             &verified,
-            &grants.get(&info.id).cloned().unwrap_or_default(),
+            &grants
+                .get(&info.id)
+                .map(|s| s.grant.clone())
+                .unwrap_or_default(),
         )?;
         let file = format!("{COMPONENTS_DIR}/{}.wasm", c.dir.replace('/', "_"));
         if check {

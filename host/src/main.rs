@@ -72,6 +72,14 @@ struct LimitArgs {
     /// Seconds to wait for another migration run holding the lock.
     #[arg(long, default_value_t = 60.0)]
     lock_timeout: f64,
+    /// PostgreSQL statement_timeout for each revision's statements, in seconds
+    /// (host.toml can set it per revision).
+    #[arg(long)]
+    statement_timeout: Option<f64>,
+    /// PostgreSQL lock_timeout for each revision's statements, in seconds: a
+    /// revision queued behind a long query fails fast instead of blocking traffic.
+    #[arg(long)]
+    ddl_lock_timeout: Option<f64>,
 }
 
 #[derive(Subcommand)]
@@ -244,12 +252,13 @@ fn main() -> ExitCode {
                     Some(runner::RunError::Plan(p)) => p.kind(),
                     _ => "error",
                 });
-            let body = serde_json::json!({"error": {"kind": kind, "message": format!("{e:#}")}});
+            let body = serde_json::json!({"error": {"kind": kind, "message": e.to_string()}});
             println!("{body}");
             ExitCode::FAILURE
         }
+        // Every error's own text names its cause; the chain would repeat it.
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -283,6 +292,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 lock_timeout: secs(*lock_timeout, "--lock-timeout")?,
                 tables,
                 fingerprint: false,
+                ..RunOptions::default()
             };
             if *sql {
                 // Offline: the database is not read, so the stamp starts from base.
@@ -504,7 +514,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
             let path = root.join(host::lock::LOCK_FILE);
             std::fs::write(&path, lock.to_toml())
-                .with_context(|| format!("cannot write {}", path.display()))?;
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             println!("recorded in {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -710,9 +720,11 @@ async fn connect_with_config(
         Some(c) => (c.url, c.origin),
         None => {
             let cluster = Cluster::new(root.join(STATE_DIR).join("pg"));
-            let url = cluster.ensure_running().await.context(
-                "no database is configured (--database-url, DATABASE_URL, APP_DATABASE__*), and the embedded cluster could not start",
-            )?;
+            let url = cluster.ensure_running().await.map_err(|e| {
+                anyhow::anyhow!(
+                    "no database is configured (--database-url, DATABASE_URL, APP_DATABASE__*), and the embedded cluster could not start: {e}"
+                )
+            })?;
             (url, "the embedded cluster".to_string())
         }
     };
@@ -746,6 +758,16 @@ async fn migrate(
         lock_timeout: secs(a.limits.lock_timeout, "--lock-timeout")?,
         tables,
         fingerprint: true,
+        statement_timeout: a
+            .limits
+            .statement_timeout
+            .map(|t| secs(t, "--statement-timeout"))
+            .transpose()?,
+        ddl_lock_timeout: a
+            .limits
+            .ddl_lock_timeout
+            .map(|t| secs(t, "--ddl-lock-timeout"))
+            .transpose()?,
     };
     if a.sql {
         let range = Range::parse(&a.target)?;

@@ -18,7 +18,7 @@ pub const SETTINGS_FILE: &str = "host.toml";
 /// `host.toml`: decisions only the user makes, never the revisions themselves.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+struct SettingsFile {
     #[serde(default)]
     revisions: BTreeMap<String, RevisionSettings>,
 }
@@ -29,12 +29,27 @@ struct RevisionSettings {
     /// WASI packages the revision may import (it still gets no files or network).
     #[serde(default)]
     grant: Vec<String>,
+    /// PostgreSQL statement_timeout for this revision, in seconds.
+    statement_timeout: Option<f64>,
+    /// PostgreSQL lock_timeout for this revision, in seconds.
+    lock_timeout: Option<f64>,
 }
 
-/// Grants per revision id.
-pub type Grants = BTreeMap<String, BTreeSet<String>>;
+/// What the user set for one revision in `host.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// WASI packages it may import.
+    pub grant: BTreeSet<String>,
+    /// PostgreSQL statement_timeout for its statements.
+    pub statement_timeout: Option<std::time::Duration>,
+    /// PostgreSQL lock_timeout for its statements.
+    pub lock_timeout: Option<std::time::Duration>,
+}
 
-/// Reads the grants of `<root>/host.toml`; none when the file is absent.
+/// Settings per revision id.
+pub type Grants = BTreeMap<String, Settings>;
+
+/// Reads the per-revision settings of `<root>/host.toml`; none when the file is absent.
 pub fn read_grants(root: &Path) -> Result<Grants, ProjectError> {
     let path = root.join(SETTINGS_FILE);
     let text = match std::fs::read_to_string(&path) {
@@ -47,7 +62,7 @@ pub fn read_grants(root: &Path) -> Result<Grants, ProjectError> {
             });
         }
     };
-    let settings: Settings = toml::from_str(&text).map_err(|e| ProjectError::Settings {
+    let settings: SettingsFile = toml::from_str(&text).map_err(|e| ProjectError::Settings {
         path: path.clone(),
         message: e.to_string().trim().replace('\n', " "),
     })?;
@@ -64,7 +79,24 @@ pub fn read_grants(root: &Path) -> Result<Grants, ProjectError> {
                 });
             }
         }
-        grants.insert(id, rev.grant.into_iter().collect());
+        let secs =
+            |v: Option<f64>, name: &str| -> Result<Option<std::time::Duration>, ProjectError> {
+                v.map(|s| {
+                    std::time::Duration::try_from_secs_f64(s).map_err(|_| ProjectError::Settings {
+                        path: path.clone(),
+                        message: format!(
+                            "revision {id}: {name} must be a non-negative number of seconds"
+                        ),
+                    })
+                })
+                .transpose()
+            };
+        let settings = Settings {
+            statement_timeout: secs(rev.statement_timeout, "statement_timeout")?,
+            lock_timeout: secs(rev.lock_timeout, "lock_timeout")?,
+            grant: rev.grant.into_iter().collect(),
+        };
+        grants.insert(id, settings);
     }
     Ok(grants)
 }
@@ -218,6 +250,11 @@ impl Project {
 
     /// The WASI packages granted to a revision.
     pub fn granted(&self, id: &str) -> BTreeSet<String> {
+        self.settings(id).grant
+    }
+
+    /// What `host.toml` sets for a revision.
+    pub fn settings(&self, id: &str) -> Settings {
         self.grants.get(id).cloned().unwrap_or_default()
     }
 

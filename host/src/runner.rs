@@ -71,6 +71,12 @@ pub struct RunOptions {
     pub tables: Tables,
     /// Record the schema fingerprint after a run's last step.
     pub fingerprint: bool,
+    /// PostgreSQL `statement_timeout` for every statement of a revision.
+    pub statement_timeout: Option<Duration>,
+    /// PostgreSQL `lock_timeout` for every statement of a revision: a
+    /// revision queued behind a long query fails fast instead of blocking
+    /// the traffic queued behind it.
+    pub ddl_lock_timeout: Option<Duration>,
 }
 
 impl RunOptions {
@@ -89,6 +95,8 @@ impl Default for RunOptions {
             lock_timeout: Duration::from_secs(60),
             tables: Tables::default(),
             fingerprint: true,
+            statement_timeout: None,
+            ddl_lock_timeout: None,
         }
     }
 }
@@ -207,7 +215,25 @@ pub async fn execute(
     };
     let last = plan.steps.len().saturating_sub(1);
     for (n, (step, (prep, blake3))) in plan.steps.iter().zip(&prepared).enumerate() {
-        let begin = client.batch_execute("BEGIN").await;
+        let settings = project.settings(&step.revision);
+        let mut begin = String::from("BEGIN;");
+        let timeouts = [
+            (
+                "statement_timeout",
+                settings.statement_timeout.or(opts.statement_timeout),
+            ),
+            (
+                "lock_timeout",
+                settings.lock_timeout.or(opts.ddl_lock_timeout),
+            ),
+        ];
+        for (name, value) in timeouts {
+            if let Some(d) = value {
+                // SET LOCAL: the setting ends with the revision's transaction.
+                begin.push_str(&format!(" SET LOCAL {name} = {};", d.as_millis().max(1)));
+            }
+        }
+        let begin = client.batch_execute(&begin).await;
         begin.map_err(|e| RunError::Commit {
             revision: step.revision.clone(),
             what: "BEGIN",

@@ -35,8 +35,30 @@ impl fmt::Display for DbError {
         if let Some(h) = &self.hint {
             write!(f, " (hint: {h})")?;
         }
+        if let Some(h) = advice(&self.sqlstate) {
+            write!(f, " ({h})")?;
+        }
         Ok(())
     }
+}
+
+/// What a user can do about the errors a migration run typically meets.
+pub fn advice(sqlstate: &str) -> Option<&'static str> {
+    Some(match sqlstate {
+        "55P03" => {
+            "another session holds a conflicting lock, and the revision gave up after lock_timeout instead of queueing the traffic behind it; retry when the blocking transaction is done, or raise --ddl-lock-timeout"
+        }
+        "57014" => {
+            "the statement ran longer than statement_timeout; raise --statement-timeout or the revision's statement_timeout in host.toml"
+        }
+        "40P01" => {
+            "a deadlock with another session; retrying the run is safe, the revision was rolled back"
+        }
+        "42501" => {
+            "the role lacks a privilege the migration needs (CREATE on the schema for the bookkeeping tables, ownership of the tables a revision alters); run as the schema's owner"
+        }
+        _ => return None,
+    })
 }
 
 impl DbError {

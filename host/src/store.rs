@@ -68,6 +68,11 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
             s
         }
     }
+    .to_string()
+        + &e.as_db_error()
+            .and_then(|db| crate::session::advice(db.code().code()))
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default()
 }
 
 fn sql(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {

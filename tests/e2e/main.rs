@@ -6,6 +6,7 @@ mod authoring;
 mod codec;
 mod common;
 mod failures;
+mod faults;
 mod fingerprint;
 mod offline;
 mod schema;
