@@ -111,6 +111,21 @@ enum Command {
         #[arg(long, default_value_t = 60.0)]
         lock_timeout: f64,
     },
+    /// Record how you repaired a revision that ran outside a transaction and did not finish.
+    Resolve {
+        /// The unfinished revision.
+        revision: String,
+        /// Its work is complete now: move the heads as if it had succeeded.
+        #[arg(
+            long,
+            conflicts_with = "reverted",
+            required_unless_present = "reverted"
+        )]
+        applied: bool,
+        /// Its work is undone: leave the heads where they are.
+        #[arg(long)]
+        reverted: bool,
+    },
     /// Show the revision(s) the database is at.
     Current {
         /// Also show each revision's message, parents and hash.
@@ -329,6 +344,23 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 "Stamped {} -> {}",
                 describe_heads(&project, &before),
                 describe_heads(&project, &after)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resolve {
+            revision, applied, ..
+        } => {
+            let project = Project::open(&root)?;
+            let (client, _) = connect(&cli, &root).await?;
+            let opts = RunOptions {
+                tables,
+                ..RunOptions::default()
+            };
+            let heads = runner::resolve(&project, &client, revision, *applied, &opts).await?;
+            println!(
+                "Resolved {revision} as {}; the database is at {}",
+                if *applied { "applied" } else { "reverted" },
+                describe_heads(&project, &heads)
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -7,7 +7,7 @@ use crate::plan::{self, Direction, Plan, PlanError, Range, Target};
 use crate::project::{Project, ProjectError};
 use crate::sandbox::{Call, Prepared, Sandbox, SandboxError};
 use crate::session::{Backend, Session};
-use crate::store::{StepRecord, StoreError, Tables, describe};
+use crate::store::{StepRecord, StoreError, Tables, describe, invalid_indexes};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
@@ -47,11 +47,50 @@ pub enum RunError {
         /// Heads after the failure.
         heads: Vec<String>,
     },
-    /// The revision declares it must run outside a transaction.
+    /// A revision outside a transaction failed part way.
     #[error(
-        "revision {0} declares it must run outside a transaction; this host does not run non-transactional revisions yet, so nothing was run"
+        "{error}. The revision runs outside a transaction, so what it did before failing stays{}; the heads table is still at {}. Later runs refuse to continue until you repair the schema and run `host resolve {revision} --reverted` (or `--applied` if you completed its work by hand)",
+        invalid_text(.invalid), heads_text(.heads)
     )]
-    NonTransactional(String),
+    Untransacted {
+        /// Revision id.
+        revision: String,
+        /// What happened.
+        error: SandboxError,
+        /// Heads (unchanged).
+        heads: Vec<String>,
+        /// INVALID indexes in the database now.
+        invalid: Vec<String>,
+    },
+    /// An earlier revision outside a transaction did not finish.
+    #[error(
+        "revision {revision} ran outside a transaction at {started_at} and did not finish ({outcome}); part of it may be applied{}. Repair the schema, then run `host resolve {revision} --applied` if its work is complete or `host resolve {revision} --reverted` if it is undone. Nothing was run",
+        invalid_text(.invalid)
+    )]
+    Unresolved {
+        /// Revision id.
+        revision: String,
+        /// When it started.
+        started_at: String,
+        /// `running` or `failed: ...`.
+        outcome: String,
+        /// INVALID indexes in the database now.
+        invalid: Vec<String>,
+    },
+}
+
+/// Session settings a revision outside a transaction may have changed.
+const RESET_TIMEOUTS: &str = "RESET statement_timeout; RESET lock_timeout;\n";
+
+fn invalid_text(invalid: &[String]) -> String {
+    if invalid.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ": INVALID indexes left behind: {} (drop each with DROP INDEX CONCURRENTLY, or REINDEX it)",
+            invalid.join(", ")
+        )
+    }
 }
 
 fn heads_text(heads: &[String]) -> String {
@@ -173,6 +212,7 @@ async fn migrate_locked(
     target: &Target,
     opts: &RunOptions,
 ) -> Result<RunReport, RunError> {
+    refuse_unfinished(client, opts).await?;
     // Another run may have moved the database while we waited for the lock.
     let heads = opts.tables.read_heads(client).await?;
     let plan = make_plan(project, direction, target, &heads)?;
@@ -199,9 +239,6 @@ pub async fn execute(
     // Every component of the plan is verified and compiled before the first SQL.
     let mut prepared: Vec<(Prepared, String)> = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
-        if !project.locked(&step.revision).transactional {
-            return Err(RunError::NonTransactional(step.revision.clone()));
-        }
         let comp = project.load_component(&step.revision)?;
         let p = sandbox
             .prepare(&comp, &project.granted(&step.revision))
@@ -215,8 +252,14 @@ pub async fn execute(
     };
     let last = plan.steps.len().saturating_sub(1);
     for (n, (step, (prep, blake3))) in plan.steps.iter().zip(&prepared).enumerate() {
+        let transactional = project.locked(&step.revision).transactional;
         let settings = project.settings(&step.revision);
-        let mut begin = String::from("BEGIN;");
+        // Outside a transaction the settings are the session's, reset afterwards.
+        let (mut begin, set) = if transactional {
+            (String::from("BEGIN;"), "SET LOCAL")
+        } else {
+            (String::new(), "SET")
+        };
         let timeouts = [
             (
                 "statement_timeout",
@@ -229,17 +272,29 @@ pub async fn execute(
         ];
         for (name, value) in timeouts {
             if let Some(d) = value {
-                // SET LOCAL: the setting ends with the revision's transaction.
-                begin.push_str(&format!(" SET LOCAL {name} = {};", d.as_millis().max(1)));
+                begin.push_str(&format!(" {set} {name} = {};", d.as_millis().max(1)));
             }
         }
-        let begin = client.batch_execute(&begin).await;
-        begin.map_err(|e| RunError::Commit {
-            revision: step.revision.clone(),
-            what: "BEGIN",
-            detail: describe(&e),
-            heads: heads.clone(),
-        })?;
+        let untransacted = if transactional {
+            None
+        } else {
+            Some(
+                opts.tables
+                    .start_untransacted(client, &step.revision, step.direction, blake3)
+                    .await?,
+            )
+        };
+        if !begin.is_empty() {
+            client
+                .batch_execute(&begin)
+                .await
+                .map_err(|e| RunError::Commit {
+                    revision: step.revision.clone(),
+                    what: "BEGIN",
+                    detail: describe(&e),
+                    heads: heads.clone(),
+                })?;
+        }
         let started = Instant::now();
         let (outcome, session) = sandbox
             .run(
@@ -250,8 +305,20 @@ pub async fn execute(
             .await;
         let duration = started.elapsed();
         if let Err(source) = outcome {
-            rollback(client).await;
-            return Err(RunError::Guest { source, heads });
+            let Some(id) = untransacted else {
+                rollback(client).await;
+                return Err(RunError::Guest { source, heads });
+            };
+            let _ = client.batch_execute(RESET_TIMEOUTS).await;
+            opts.tables
+                .fail_untransacted(client, id, &source.to_string())
+                .await?;
+            return Err(RunError::Untransacted {
+                revision: step.revision.clone(),
+                error: source,
+                heads,
+                invalid: invalid_indexes(client).await,
+            });
         }
         // The schema is fingerprinted once per run, after its last step, when a
         // single head names the state (so it is comparable with the lock).
@@ -260,7 +327,9 @@ pub async fn execute(
                 Ok(schema) => Some(schema.fingerprint()),
                 Err(FingerprintError::Unsupported(_)) => None,
                 Err(e) => {
-                    rollback(client).await;
+                    if transactional {
+                        rollback(client).await;
+                    }
                     return Err(RunError::Commit {
                         revision: step.revision.clone(),
                         what: "reading the schema fingerprint",
@@ -273,7 +342,7 @@ pub async fn execute(
             None
         };
         let transcript = session.transcript_hash();
-        let bookkeeping = opts.tables.step_sql(&StepRecord {
+        let record = StepRecord {
             revision: &step.revision,
             direction: step.direction,
             heads_before: &heads,
@@ -282,7 +351,14 @@ pub async fn execute(
             transcript_blake3: &transcript,
             schema_fingerprint: fingerprint.as_deref(),
             duration,
-        });
+        };
+        let bookkeeping = match untransacted {
+            None => opts.tables.step_sql(&record),
+            Some(id) => format!(
+                "{RESET_TIMEOUTS}BEGIN;\n{}",
+                opts.tables.finish_untransacted_sql(id, &record)
+            ),
+        };
         if let Err(e) = client.batch_execute(&format!("{bookkeeping}COMMIT")).await {
             rollback(client).await;
             return Err(RunError::Commit {
@@ -303,6 +379,84 @@ pub async fn execute(
     }
     report.heads = heads;
     Ok(report)
+}
+
+/// Stops a run while an earlier revision outside a transaction is unfinished.
+async fn refuse_unfinished(client: &Client, opts: &RunOptions) -> Result<(), RunError> {
+    if let Some(u) = opts.tables.unfinished(client).await?.into_iter().next() {
+        return Err(RunError::Unresolved {
+            revision: u.revision,
+            started_at: u.started_at,
+            outcome: u.outcome,
+            invalid: invalid_indexes(client).await,
+        });
+    }
+    Ok(())
+}
+
+/// Records how the user repaired an unfinished revision outside a
+/// transaction: `applied` moves the heads as if it had completed.
+pub async fn resolve(
+    project: &Project,
+    client: &Arc<Client>,
+    revision: &str,
+    applied: bool,
+    opts: &RunOptions,
+) -> Result<Vec<String>, RunError> {
+    opts.tables.lock(client, opts.lock_timeout).await?;
+    let result = async {
+        let unfinished = opts.tables.unfinished(client).await?;
+        let Some(u) = unfinished.iter().find(|u| u.revision == revision) else {
+            return Err(RunError::Plan(PlanError::Range(format!(
+                "revision {revision} has no unfinished run to resolve{}",
+                if unfinished.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; unfinished: {}",
+                        unfinished
+                            .iter()
+                            .map(|u| u.revision.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ))));
+        };
+        let heads = opts.tables.read_heads(client).await?;
+        let mut applied_set = plan::applied_set(&project.graph, &heads)?;
+        let after = match (applied, u.direction.as_str()) {
+            (false, _) => heads.clone(),
+            (true, "downgrade") => {
+                applied_set.remove(revision);
+                project.graph.heads_of(&applied_set)
+            }
+            (true, _) => {
+                applied_set.insert(revision.to_string());
+                project.graph.heads_of(&applied_set)
+            }
+        };
+        let script = format!(
+            "BEGIN;\n{}{}COMMIT;",
+            opts.tables.heads_sql(&heads, &after),
+            opts.tables.resolve_sql(u.id, applied)
+        );
+        client
+            .batch_execute(&script)
+            .await
+            .map_err(|e| RunError::Commit {
+                revision: revision.to_string(),
+                what: "recording the resolution",
+                detail: describe(&e),
+                heads: heads.clone(),
+            })?;
+        Ok(after)
+    }
+    .await;
+    let unlocked = opts.tables.unlock(client).await;
+    let r = result?;
+    unlocked?;
+    Ok(r)
 }
 
 /// Rolls back the open transaction; if the connection is gone, the server already did.
@@ -386,8 +540,15 @@ pub async fn offline_script(
             return Err(RunError::Guest { source, heads });
         }
         let transcript = session.transcript_hash();
+        // A revision outside a transaction runs statement by statement; only
+        // its bookkeeping is transactional.
+        let (open, close) = if project.locked(&step.revision).transactional {
+            ("BEGIN;\n", "")
+        } else {
+            ("-- outside a transaction\n", "BEGIN;\n")
+        };
         out.push_str(&format!(
-            "\n-- Running {} {} ({}), {}\nBEGIN;\n{}",
+            "\n-- Running {} {} ({}), {}\n{open}{}{close}",
             step.direction,
             step.revision,
             if rev.parents.is_empty() {

@@ -89,6 +89,31 @@ pub fn literal(value: &str) -> String {
     format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// A revision that ran outside a transaction and did not finish.
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    /// History row id.
+    pub id: i64,
+    /// Revision id.
+    pub revision: String,
+    /// Upgrade or downgrade.
+    pub direction: String,
+    /// When it started, UTC.
+    pub started_at: String,
+    /// `running` (the host died) or `failed: <error>`.
+    pub outcome: String,
+}
+
+/// Indexes PostgreSQL left INVALID (a failed `CREATE INDEX CONCURRENTLY`).
+pub async fn invalid_indexes(client: &Client) -> Vec<String> {
+    let q = "SELECT n.nspname || '.' || c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid ORDER BY 1";
+    match client.query(q, &[]).await {
+        Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// An applied or reverted revision, as the history table records it.
 #[derive(Debug, Clone)]
 pub struct HistoryRow {
@@ -166,6 +191,7 @@ CREATE TABLE IF NOT EXISTS {h} (
     duration_ms DOUBLE PRECISION NOT NULL,
     host_version TEXT NOT NULL);
 ALTER TABLE {h} ADD COLUMN IF NOT EXISTS schema_fingerprint TEXT;
+ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
 ",
             v = ident(&self.version),
             vpk = ident(&format!("{}_pkc", self.version)),
@@ -251,6 +277,108 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS schema_fingerprint TEXT;
             ));
         }
         out
+    }
+
+    /// Records that a revision outside a transaction is starting (committed
+    /// at once, so a crash leaves it visible); returns the history row's id.
+    pub async fn start_untransacted(
+        &self,
+        client: &Client,
+        revision: &str,
+        direction: Direction,
+        component_blake3: &str,
+    ) -> Result<i64, StoreError> {
+        let q = format!(
+            "INSERT INTO {} (revision, direction, component_blake3, duration_ms, host_version, outcome) VALUES ($1, $2, $3, 0, $4, 'running') RETURNING id",
+            ident(&self.history)
+        );
+        let row = client
+            .query_one(
+                &q,
+                &[
+                    &revision,
+                    &direction.to_string(),
+                    &component_blake3,
+                    &crate::VERSION,
+                ],
+            )
+            .await
+            .map_err(sql(
+                "recording the start of a revision outside a transaction",
+            ))?;
+        Ok(row.get(0))
+    }
+
+    /// The statements that complete a revision that ran outside a transaction.
+    pub fn finish_untransacted_sql(&self, id: i64, rec: &StepRecord<'_>) -> String {
+        let mut out = self.heads_sql(rec.heads_before, rec.heads_after);
+        out.push_str(&format!(
+            "UPDATE {} SET outcome = NULL, transcript_blake3 = {}, schema_fingerprint = {}, duration_ms = {} WHERE id = {id};\n",
+            ident(&self.history),
+            literal(rec.transcript_blake3),
+            rec.schema_fingerprint.map(literal).unwrap_or_else(|| "NULL".into()),
+            rec.duration.as_secs_f64() * 1000.0,
+        ));
+        out
+    }
+
+    /// Marks a history row as failed, with the error.
+    pub async fn fail_untransacted(
+        &self,
+        client: &Client,
+        id: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let q = format!(
+            "UPDATE {} SET outcome = $1 WHERE id = $2",
+            ident(&self.history)
+        );
+        client
+            .execute(&q, &[&format!("failed: {error}"), &id])
+            .await
+            .map_err(sql("recording a failed revision"))?;
+        Ok(())
+    }
+
+    /// Revisions that ran outside a transaction and did not finish.
+    pub async fn unfinished(&self, client: &Client) -> Result<Vec<Unfinished>, StoreError> {
+        let q = format!(
+            "SELECT id, revision, direction, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), outcome
+             FROM {} WHERE outcome = 'running' OR outcome LIKE 'failed:%' ORDER BY id",
+            ident(&self.history)
+        );
+        let rows = match client.query(&q, &[]).await {
+            Ok(r) => r,
+            Err(e) if matches!(e.code(), Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::UNDEFINED_COLUMN) =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(sql("reading unfinished revisions")(e)),
+        };
+        Ok(rows
+            .iter()
+            .map(|r| Unfinished {
+                id: r.get(0),
+                revision: r.get(1),
+                direction: r.get(2),
+                started_at: r.get(3),
+                outcome: r.get(4),
+            })
+            .collect())
+    }
+
+    /// Marks an unfinished row resolved by the user.
+    pub fn resolve_sql(&self, id: i64, applied: bool) -> String {
+        let how = if applied {
+            "resolved as applied"
+        } else {
+            "resolved as reverted"
+        };
+        format!(
+            "UPDATE {} SET outcome = {} || ' (was: ' || coalesce(outcome, '') || ')' WHERE id = {id};\n",
+            ident(&self.history),
+            literal(how)
+        )
     }
 
     /// The history table, oldest first; empty when it does not exist yet.

@@ -228,7 +228,7 @@ pub fn project_with(extra: &[&str]) -> tempfile::TempDir {
     copy_components(&taskman(), dir.path(), &lock);
     for id in extra {
         // Test revisions live in two projects: plain guests and WASI guests.
-        let (folder, rev) = ["guests", "guests-wasi"]
+        let (folder, rev) = ["guests", "guests-wasi", "guests-notx"]
             .iter()
             .find_map(|f| {
                 let folder = repo().join("tests").join(f);

@@ -10,6 +10,7 @@ mod faults;
 mod fingerprint;
 mod offline;
 mod schema;
+mod untransacted;
 mod verification;
 mod wasi;
 
