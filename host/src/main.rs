@@ -810,9 +810,17 @@ async fn migrate(
     }
     let target = Target::parse(&a.target)?;
     let (client, _) = connect(cli, root).await?;
+    let heads = opts.tables.read_heads(&client).await?;
+    let plan = runner::make_plan(&project, direction, &target, &heads)?;
+    if plan.is_empty() && !a.plan {
+        // The common case at deploy time: one query, no lock, no WebAssembly engine.
+        println!(
+            "Nothing to do; the database is at {}",
+            describe_heads(&project, &heads)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if a.plan {
-        let heads = opts.tables.read_heads(&client).await?;
-        let plan = runner::make_plan(&project, direction, &target, &heads)?;
         if a.json {
             println!("{}", serde_json::to_string(&plan)?);
         } else {
