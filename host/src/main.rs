@@ -519,13 +519,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             .await
         }
         Command::Fingerprint => {
-            let project = Project::open(&root)?;
-            let (client, _, cfg) = connect_with_config(&cli, &root).await?;
-            let opts = RunOptions {
-                tables,
-                ..RunOptions::default()
-            };
-            let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())?;
+            let Verifying {
+                project,
+                client,
+                cfg,
+                opts,
+                sandbox,
+            } = verifying(&cli, &root, tables).await?;
             let scratch = verify::Scratch::create(&client, &cfg).await?;
             let replayed = verify::replay(&project, &sandbox, &scratch.client, &opts).await;
             scratch.drop().await?;
@@ -551,13 +551,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => {
-            let project = Project::open(&root)?;
-            let (client, _, cfg) = connect_with_config(&cli, &root).await?;
-            let opts = RunOptions {
-                tables,
-                ..RunOptions::default()
-            };
-            let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())?;
+            let Verifying {
+                project,
+                client,
+                cfg,
+                opts,
+                sandbox,
+            } = verifying(&cli, &root, tables).await?;
             let drift = verify::check(&project, &client, &sandbox, &cfg, &opts).await?;
             let at = describe_heads(&project, &drift.heads);
             if drift.differences.is_empty() {
@@ -574,13 +574,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Command::Identify => {
-            let project = Project::open(&root)?;
-            let (client, _, cfg) = connect_with_config(&cli, &root).await?;
-            let opts = RunOptions {
-                tables,
-                ..RunOptions::default()
-            };
-            let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())?;
+            let Verifying {
+                project,
+                client,
+                cfg,
+                opts,
+                sandbox,
+            } = verifying(&cli, &root, tables).await?;
             let found = verify::identify(&project, &client, &sandbox, &cfg, &opts).await?;
             let recorded = if found.recorded.is_empty() {
                 "nothing (base)".to_string()
@@ -679,6 +679,32 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What the verification commands work with.
+struct Verifying {
+    project: Project,
+    client: Arc<Client>,
+    cfg: tokio_postgres::Config,
+    opts: RunOptions,
+    sandbox: Sandbox,
+}
+
+/// Opens the project, connects, and makes a sandbox for replays.
+async fn verifying(cli: &Cli, root: &Path, tables: Tables) -> Result<Verifying> {
+    let project = Project::open(root)?;
+    let (client, _, cfg) = connect_with_config(cli, root).await?;
+    let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())?;
+    Ok(Verifying {
+        project,
+        client,
+        cfg,
+        opts: RunOptions {
+            tables,
+            ..RunOptions::default()
+        },
+        sandbox,
+    })
 }
 
 /// Writes a revision crate, then builds and locks the project.

@@ -195,13 +195,27 @@ pub async fn migrate(
             heads: plan.heads_after,
         });
     }
+    locked(
+        client,
+        opts,
+        migrate_locked(project, client, sandbox, direction, target, opts),
+    )
+    .await
+}
+
+/// Runs `work` (a future, so it starts only when awaited) under the run lock.
+async fn locked<T>(
+    client: &Client,
+    opts: &RunOptions,
+    work: impl std::future::Future<Output = Result<T, RunError>>,
+) -> Result<T, RunError> {
     opts.tables.lock(client, opts.lock_timeout).await?;
-    let result = migrate_locked(project, client, sandbox, direction, target, opts).await;
+    let result = work.await;
     // A lost connection releases the lock by itself; a failed unlock must not hide the real error.
     let unlocked = opts.tables.unlock(client).await;
-    let report = result?;
+    let r = result?;
     unlocked?;
-    Ok(report)
+    Ok(r)
 }
 
 async fn migrate_locked(
@@ -403,8 +417,7 @@ pub async fn resolve(
     applied: bool,
     opts: &RunOptions,
 ) -> Result<Vec<String>, RunError> {
-    opts.tables.lock(client, opts.lock_timeout).await?;
-    let result = async {
+    locked(client, opts, async {
         let unfinished = opts.tables.unfinished(client).await?;
         let Some(u) = unfinished.iter().find(|u| u.revision == revision) else {
             return Err(RunError::Plan(PlanError::Range(format!(
@@ -451,12 +464,8 @@ pub async fn resolve(
                 heads: heads.clone(),
             })?;
         Ok(after)
-    }
-    .await;
-    let unlocked = opts.tables.unlock(client).await;
-    let r = result?;
-    unlocked?;
-    Ok(r)
+    })
+    .await
 }
 
 /// Rolls back the open transaction; if the connection is gone, the server already did.
@@ -473,8 +482,7 @@ pub async fn stamp(
     purge: bool,
     opts: &RunOptions,
 ) -> Result<(Vec<String>, Vec<String>), RunError> {
-    opts.tables.lock(client, opts.lock_timeout).await?;
-    let result = async {
+    locked(client, opts, async {
         let before = opts.tables.read_heads(client).await?;
         let after = plan::stamp(&project.graph, &before, targets, purge)?;
         let script = format!(
@@ -492,12 +500,8 @@ pub async fn stamp(
             });
         }
         Ok((before, after))
-    }
-    .await;
-    let unlocked = opts.tables.unlock(client).await;
-    let r = result?;
-    unlocked?;
-    Ok(r)
+    })
+    .await
 }
 
 /// Offline mode (`--sql`): runs the plan for `range` with every guest's SQL

@@ -10,16 +10,10 @@ use std::error::Error as _;
 
 use crate::common::TestDb;
 use host::codec::{CodecError, PgValue, decode_column, type_name};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 async fn connect() -> (Client, TestDb) {
-    let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
-    let (client, connection) = tokio_postgres::connect(&db.url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"));
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    let (client, db) = crate::common::async_db().await;
     // Fixed settings make PostgreSQL's own renderings comparable to the codec's.
     client
         .batch_execute(

@@ -159,6 +159,18 @@ fn admin() -> postgres::Client {
         .expect("cannot connect to the test server")
 }
 
+/// A fresh database and an async client on it, for `#[tokio::test]`s.
+pub async fn async_db() -> (tokio_postgres::Client, TestDb) {
+    let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (client, db)
+}
+
 /// What one `host` process did.
 pub struct Run {
     /// Exit status, stdout, stderr.

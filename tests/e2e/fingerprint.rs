@@ -4,7 +4,7 @@
 use host::fingerprint::{Schema, Scope};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// A database that lives as long as the test, with an async client.
 struct TestDb {
@@ -14,15 +14,7 @@ struct TestDb {
 
 impl TestDb {
     async fn new() -> TestDb {
-        let db = tokio::task::spawn_blocking(crate::common::TestDb::new)
-            .await
-            .unwrap();
-        let (client, connection) = tokio_postgres::connect(&db.url, NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"));
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let (client, db) = crate::common::async_db().await;
         TestDb { _db: db, client }
     }
 

@@ -11,17 +11,10 @@ use crate::common::TestDb;
 use host::codec::PgValue;
 use host::offline::{OfflineError, inline_params, literal, terminate};
 use tokio_postgres::types::{FromSql, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
 
 async fn connect() -> (Client, TestDb) {
-    let db = tokio::task::spawn_blocking(TestDb::new).await.unwrap();
-    let (client, connection) = tokio_postgres::connect(&db.url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"));
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    (client, db)
+    crate::common::async_db().await
 }
 
 /// A column's bytes exactly as the server sent them, whatever its type.
