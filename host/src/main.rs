@@ -18,6 +18,23 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::Client;
 
+/// Writes a line to stdout, ignoring a closed pipe (`host history | head`):
+/// output is a report, and a migration must never die because nobody reads it.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Like `say!` without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Schema migrations for PostgreSQL as sandboxed WebAssembly components.
 #[derive(Parser)]
 #[command(name = "host", version, about)]
@@ -54,6 +71,9 @@ struct RunArgs {
     /// With --plan: print JSON, and errors as JSON too.
     #[arg(long, requires = "plan")]
     json: bool,
+    /// Do not record the schema fingerprint after the run (saves reading the catalog).
+    #[arg(long)]
+    no_fingerprint: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -268,7 +288,7 @@ fn main() -> ExitCode {
                     _ => "error",
                 });
             let body = serde_json::json!({"error": {"kind": kind, "message": e.to_string()}});
-            println!("{body}");
+            say!("{body}");
             ExitCode::FAILURE
         }
         // Every error's own text names its cause; the chain would repeat it.
@@ -312,7 +332,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             if *sql {
                 // Offline: the database is not read, so the stamp starts from base.
                 let after = plan::stamp(&project.graph, &[], &targets, true)?;
-                print!(
+                say_raw!(
                     "BEGIN;\n{}{}COMMIT;\n",
                     opts.tables.ensure_sql(),
                     opts.tables.stamp_sql(&[], &after, *purge)
@@ -329,9 +349,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     heads_after: after,
                 };
                 if *json {
-                    println!("{}", serde_json::to_string(&stamp_plan)?);
+                    say!("{}", serde_json::to_string(&stamp_plan)?);
                 } else {
-                    println!(
+                    say!(
                         "heads: {} -> {}",
                         describe_heads(&project, &stamp_plan.heads_before),
                         describe_heads(&project, &stamp_plan.heads_after)
@@ -340,7 +360,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let (before, after) = runner::stamp(&project, &client, &targets, *purge, &opts).await?;
-            println!(
+            say!(
                 "Stamped {} -> {}",
                 describe_heads(&project, &before),
                 describe_heads(&project, &after)
@@ -357,7 +377,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ..RunOptions::default()
             };
             let heads = runner::resolve(&project, &client, revision, *applied, &opts).await?;
-            println!(
+            say!(
                 "Resolved {revision} as {}; the database is at {}",
                 if *applied { "applied" } else { "reverted" },
                 describe_heads(&project, &heads)
@@ -400,7 +420,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 if *verbose {
                     print_verbose(&project, rev, &format!(" {mark}"));
                 } else {
-                    println!("{h}{} {mark}", labels_text(rev));
+                    say!("{h}{} {mark}", labels_text(rev));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -412,11 +432,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 if *verbose {
                     print_verbose(&project, rev, " (branchpoint)");
                 } else {
-                    println!("{bp}{} (branchpoint), {}", labels_text(rev), rev.message);
+                    say!("{bp}{} (branchpoint), {}", labels_text(rev), rev.message);
                 }
                 for child in project.graph.children(bp) {
                     let c = project.graph.get(child).expect("children exist");
-                    println!(
+                    say!(
                         "    -> {child}{}{}, {}",
                         labels_text(c),
                         marks(&project, c),
@@ -538,7 +558,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     .expect("replayed revisions are locked");
                 entry.transcript = Some(r.transcript);
                 entry.fingerprint = Some(r.schema.fingerprint());
-                println!(
+                say!(
                     "{}  fingerprint {}",
                     r.revision,
                     entry.fingerprint.as_deref().unwrap_or("")
@@ -547,7 +567,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let path = root.join(host::lock::LOCK_FILE);
             std::fs::write(&path, lock.to_toml())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            println!("recorded in {}", path.display());
+            say!("recorded in {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => {
@@ -561,15 +581,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let drift = verify::check(&project, &client, &sandbox, &cfg, &opts).await?;
             let at = describe_heads(&project, &drift.heads);
             if drift.differences.is_empty() {
-                println!(
+                say!(
                     "No drift: the schema is exactly what {at} gives (fingerprint {})",
                     drift.live
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("Drift: the schema differs from what {at} gives:");
+            say!("Drift: the schema differs from what {at} gives:");
             for d in &drift.differences {
-                println!("  {d}");
+                say!("  {d}");
             }
             Ok(ExitCode::from(1))
         }
@@ -587,25 +607,25 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             } else {
                 found.recorded.join(", ")
             };
-            println!("The heads table says: {recorded}");
+            say!("The heads table says: {recorded}");
             match found.matches.as_slice() {
                 [] => {
-                    println!("The schema matches no revision of this project. Closest:");
+                    say!("The schema matches no revision of this project. Closest:");
                     for (rev, diff) in &found.closest {
-                        println!("  {rev}: {} difference(s)", diff.len());
+                        say!("  {rev}: {} difference(s)", diff.len());
                         for d in diff.iter().take(5) {
-                            println!("    {d}");
+                            say!("    {d}");
                         }
                     }
                     Ok(ExitCode::from(1))
                 }
                 matches => {
-                    println!("The schema matches: {}", matches.join(", "));
+                    say!("The schema matches: {}", matches.join(", "));
                     let best = matches.last().expect("non-empty");
                     if found.recorded != [best.clone()] {
-                        println!("Fix the bookkeeping with: host stamp --purge {best}");
+                        say!("Fix the bookkeeping with: host stamp --purge {best}");
                     } else {
-                        println!("The bookkeeping is right.");
+                        say!("The bookkeeping is right.");
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -618,14 +638,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ..RunOptions::default()
             };
             let mut findings = verify::verify_components(&project);
-            println!(
+            say!(
                 "components: {} revision(s) checked against the lock",
                 project.lock.revisions.len()
             );
             if !*offline {
                 let (client, _, cfg) = connect_with_config(&cli, &root).await?;
                 let history = verify::verify_history(&project, &client, &opts).await?;
-                println!("history: checked against the lock");
+                say!("history: checked against the lock");
                 findings.extend(history);
                 if *replay {
                     let sandbox =
@@ -634,15 +654,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     let replayed = verify::replay(&project, &sandbox, &scratch.client, &opts).await;
                     scratch.drop().await?;
                     findings.extend(verify::verify_replay(&project, &replayed?));
-                    println!("replay: transcripts and fingerprints compared with the lock");
+                    say!("replay: transcripts and fingerprints compared with the lock");
                 }
             }
             if findings.is_empty() {
-                println!("Verified: everything matches migrations.lock");
+                say!("Verified: everything matches migrations.lock");
                 return Ok(ExitCode::SUCCESS);
             }
             for f in &findings {
-                println!("FAILED: {}", f.message());
+                say!("FAILED: {}", f.message());
             }
             let code = findings
                 .iter()
@@ -656,7 +676,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
             let lock = host::componentize::build(&root, &sandbox, *check).await?;
             let verb = if *check { "match" } else { "locked in" };
-            println!(
+            say!(
                 "{} revision(s) {verb} {}",
                 lock.revisions.len(),
                 root.join(host::lock::LOCK_FILE).display()
@@ -666,13 +686,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Db { action } => {
             let cluster = Cluster::new(root.join(STATE_DIR).join("pg"));
             match action {
-                DbAction::Status => println!("{}", cluster.status()?),
-                DbAction::Url => println!("{}", cluster.ensure_running().await?),
+                DbAction::Status => say!("{}", cluster.status()?),
+                DbAction::Url => say!("{}", cluster.ensure_running().await?),
                 DbAction::Stop => {
                     if cluster.stop()? {
-                        println!("stopped the embedded cluster");
+                        say!("stopped the embedded cluster");
                     } else {
-                        println!("the embedded cluster was not running");
+                        say!("the embedded cluster was not running");
                     }
                 }
             }
@@ -741,17 +761,17 @@ async fn scaffold(
                 .join("guest-sdk")
         });
     let folder = host::scaffold::write_revision(root, &rev, &guest_sdk)?;
-    println!(
+    say!(
         "Generated {}",
         root.join(&folder).join("src").join("lib.rs").display()
     );
     if no_build {
-        println!("Not built: run `host build` once the revision is written");
+        say!("Not built: run `host build` once the revision is written");
         return Ok(ExitCode::SUCCESS);
     }
     let sandbox = Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
     let lock = host::componentize::build(root, &sandbox, false).await?;
-    println!(
+    say!(
         "Revision {id} built and locked ({} revisions in {})",
         lock.revisions.len(),
         root.join(host::lock::LOCK_FILE).display()
@@ -815,7 +835,7 @@ async fn migrate(
     let opts = RunOptions {
         lock_timeout: secs(a.limits.lock_timeout, "--lock-timeout")?,
         tables,
-        fingerprint: true,
+        fingerprint: !a.no_fingerprint,
         statement_timeout: a
             .limits
             .statement_timeout
@@ -831,7 +851,7 @@ async fn migrate(
         let range = Range::parse(&a.target)?;
         let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), limits(&a.limits)?)?;
         let script = runner::offline_script(&project, &sandbox, direction, &range, &opts).await?;
-        print!("{script}");
+        say_raw!("{script}");
         return Ok(ExitCode::SUCCESS);
     }
     let target = Target::parse(&a.target)?;
@@ -840,7 +860,7 @@ async fn migrate(
     let plan = runner::make_plan(&project, direction, &target, &heads)?;
     if plan.is_empty() && !a.plan {
         // The common case at deploy time: one query, no lock, no WebAssembly engine.
-        println!(
+        say!(
             "Nothing to do; the database is at {}",
             describe_heads(&project, &heads)
         );
@@ -848,12 +868,12 @@ async fn migrate(
     }
     if a.plan {
         if a.json {
-            println!("{}", serde_json::to_string(&plan)?);
+            say!("{}", serde_json::to_string(&plan)?);
         } else {
             for s in &plan.steps {
-                println!("{} {}", s.direction, s.revision);
+                say!("{} {}", s.direction, s.revision);
             }
-            println!(
+            say!(
                 "heads: {} -> {}",
                 describe_heads(&project, &plan.heads_before),
                 describe_heads(&project, &plan.heads_after)
@@ -868,7 +888,7 @@ async fn migrate(
             .graph
             .get(&s.revision)
             .expect("planned revisions exist");
-        println!(
+        say!(
             "Running {} {}, {} ({:.1} ms, {} SQL calls)",
             s.direction,
             arrow(rev, s.direction),
@@ -879,9 +899,9 @@ async fn migrate(
     }
     let at = describe_heads(&project, &report.heads);
     if report.steps.is_empty() {
-        println!("Nothing to do; the database is at {at}");
+        say!("Nothing to do; the database is at {at}");
     } else {
-        println!("The database is at {at}");
+        say!("The database is at {at}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -917,7 +937,7 @@ async fn current(cli: &Cli, root: &Path, tables: &Tables, verbose: bool) -> Resu
     let (client, origin) = connect(cli, root).await?;
     let heads = tables.read_heads(&client).await?;
     if verbose {
-        println!("Current revision(s) for {origin}:");
+        say!("Current revision(s) for {origin}:");
     }
     for h in &heads {
         let Some(rev) = project.graph.get(h) else {
@@ -928,7 +948,7 @@ async fn current(cli: &Cli, root: &Path, tables: &Tables, verbose: bool) -> Resu
         if verbose {
             print_verbose(&project, rev, &marks(&project, rev));
         } else {
-            println!("{h}{}{}", labels_text(rev), marks(&project, rev));
+            say!("{h}{}{}", labels_text(rev), marks(&project, rev));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -974,20 +994,20 @@ fn marks(project: &Project, rev: &Revision) -> String {
 
 fn print_verbose(project: &Project, rev: &Revision, mark: &str) {
     let locked = project.locked(&rev.id);
-    println!("Rev: {}{mark}", rev.id);
-    println!("Parent: {}", parents_text(&rev.parents));
+    say!("Rev: {}{mark}", rev.id);
+    say!("Parent: {}", parents_text(&rev.parents));
     if !rev.branch_labels.is_empty() {
-        println!("Branch names: {}", rev.branch_labels.join(", "));
+        say!("Branch names: {}", rev.branch_labels.join(", "));
     }
     if !rev.depends_on.is_empty() {
-        println!("Depends on: {}", rev.depends_on.join(", "));
+        say!("Depends on: {}", rev.depends_on.join(", "));
     }
     if !locked.transactional {
-        println!("Transactional: no");
+        say!("Transactional: no");
     }
-    println!("Component: {}", locked.file);
-    println!("blake3: {}", locked.blake3);
-    println!("\n    {}\n", rev.message);
+    say!("Component: {}", locked.file);
+    say!("blake3: {}", locked.blake3);
+    say!("\n    {}\n", rev.message);
 }
 
 fn history(
@@ -1020,7 +1040,7 @@ fn history(
         if verbose {
             print_verbose(project, rev, &mark);
         } else {
-            println!(
+            say!(
                 "{} -> {}{}{mark}, {}",
                 parents_text(&rev.parents),
                 rev.id,

@@ -197,7 +197,7 @@ impl GuestState {
         ] {
             let bytes = pipe.contents();
             for line in String::from_utf8_lossy(&bytes).lines() {
-                eprintln!("  [{}] {name}: {line}", self.revision);
+                log_line(&format!("  [{}] {name}: {line}", self.revision));
             }
         }
     }
@@ -359,7 +359,7 @@ impl pgwasm::migration::context::Host for GuestState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        eprintln!("  [{}] {level}: {message}", self.revision);
+        log_line(&format!("  [{}] {level}: {message}", self.revision));
         Ok(())
     }
 }
@@ -634,6 +634,12 @@ impl Sandbox {
             cause,
         }
     }
+}
+
+/// Writes a guest's log line to stderr; a closed stderr must not stop a migration.
+fn log_line(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 fn first_line(s: &str) -> &str {

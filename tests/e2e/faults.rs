@@ -101,3 +101,30 @@ fn a_role_without_privileges_gets_one_clear_error() {
         .client()
         .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
 }
+
+#[test]
+fn a_closed_stdout_does_not_stop_a_migration() {
+    let db = TestDb::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host"))
+        .args([
+            "--migrations",
+            taskman().to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "run",
+            "head",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads the report (`host run head | head -0`).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(db.heads(), vec![REV3]);
+}
