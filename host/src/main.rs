@@ -89,6 +89,9 @@ struct LimitArgs {
     /// Wall-clock limit of one revision, in seconds (default: none).
     #[arg(long)]
     timeout: Option<f64>,
+    /// Compiler for components not in the compile cache yet.
+    #[arg(long, value_enum, env = "HOST_COMPILER", default_value = "winch")]
+    compiler: host::sandbox::Compiler,
     /// Seconds to wait for another migration run holding the lock.
     #[arg(long, default_value_t = 60.0)]
     lock_timeout: f64,
@@ -821,6 +824,7 @@ fn limits(a: &LimitArgs) -> Result<Limits> {
         fuel: a.fuel,
         memory_bytes: a.memory_limit_mb << 20,
         timeout: a.timeout.map(|t| secs(t, "--timeout")).transpose()?,
+        compiler: a.compiler,
     })
 }
 
