@@ -13,6 +13,7 @@ pub mod componentize;
 pub mod config;
 pub mod fingerprint;
 pub mod graph;
+pub mod guard;
 pub mod lock;
 pub mod offline;
 pub mod plan;

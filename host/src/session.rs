@@ -212,6 +212,21 @@ impl Session {
         Ok(true)
     }
 
+    /// Refuses statements that would end or replace the revision's transaction.
+    fn guard(statement: &str) -> Result<(), DbError> {
+        crate::guard::check(statement).map_err(|r| DbError {
+            sqlstate: "2D000".to_string(),
+            message: format!(
+                "{} is not allowed in a revision: the host runs each revision in its own transaction and ends it itself",
+                r.command
+            ),
+            detail: None,
+            hint: Some(
+                "remove it; a revision that must run outside a transaction declares transactional: false".to_string(),
+            ),
+        })
+    }
+
     fn keep<T>(&mut self, r: Result<T, DbError>) -> Result<T, DbError> {
         if let Err(e) = &r {
             self.last_error = Some(e.clone());
@@ -223,6 +238,7 @@ impl Session {
     pub async fn execute(&mut self, statement: &str, params: &[PgValue]) -> Result<u64, DbError> {
         self.record(b'E', statement, &[params]);
         let r = async {
+            Self::guard(statement)?;
             if self.write(statement, &[params])? {
                 return Ok(0);
             }
@@ -258,6 +274,7 @@ impl Session {
     ) -> Result<QueryResult, DbError> {
         self.record(b'Q', statement, &[params]);
         let r = async {
+            Self::guard(statement)?;
             let client = self.client()?;
             let st = client.prepare(statement).await.map_err(DbError::from_pg)?;
             let rows = client
@@ -290,6 +307,7 @@ impl Session {
     pub async fn batch(&mut self, script: &str) -> Result<(), DbError> {
         self.record(b'B', script, &[]);
         let r = async {
+            Self::guard(script)?;
             // A script has no parameters: it is written as it is.
             if let Backend::Offline(out) = &mut self.backend {
                 out.push_str(&offline::terminate(script));
@@ -312,6 +330,7 @@ impl Session {
         let borrowed: Vec<&[PgValue]> = rows.iter().map(Vec::as_slice).collect();
         self.record(b'M', statement, &borrowed);
         let r = async {
+            Self::guard(statement)?;
             if self.write(statement, &borrowed)? {
                 return Ok(0);
             }
