@@ -9,6 +9,12 @@ pub struct Refused {
     pub command: String,
 }
 
+/// Bytes that continue an identifier in PostgreSQL's lexer (any byte of a
+/// non-ASCII character counts, as do `_` and `$`).
+fn ident_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
+}
+
 /// Splits a script into statements at top-level semicolons, skipping quoted
 /// strings, quoted identifiers, dollar-quoted bodies and comments.
 fn statements(script: &str) -> Vec<&str> {
@@ -18,7 +24,10 @@ fn statements(script: &str) -> Vec<&str> {
     while i < b.len() {
         match b[i] {
             b'\'' => {
-                let escapes = i > 0 && matches!(b[i - 1], b'E' | b'e');
+                // E'...' only when the E stands alone: in `name'\'` the quote
+                // follows a type name and the backslash is an ordinary character.
+                let escapes =
+                    i > 0 && matches!(b[i - 1], b'E' | b'e') && (i < 2 || !ident_byte(b[i - 2]));
                 i += 1;
                 while i < b.len() {
                     if escapes && b[i] == b'\\' {
@@ -62,7 +71,7 @@ fn statements(script: &str) -> Vec<&str> {
                     i += 1;
                 }
             }
-            b'$' if i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_') => {
+            b'$' if i == 0 || !ident_byte(b[i - 1]) => {
                 // A dollar quote is $tag$ with an identifier-like tag (or none).
                 let tag_end = b[i + 1..]
                     .iter()
@@ -164,6 +173,17 @@ mod tests {
             Some("PREPARE TRANSACTION".into())
         );
         assert_eq!(refused("abort;"), Some("ABORT".into()));
+        // A type name before a string is not an E'' prefix.
+        assert_eq!(
+            refused(r"SELECT name'\'; COMMIT; SELECT '1'"),
+            Some("COMMIT".into())
+        );
+        // `$` continues an identifier, also after a non-ASCII letter.
+        assert_eq!(
+            refused("SELECT 1 AS é$$; COMMIT; SELECT 1 AS é$$"),
+            Some("COMMIT".into())
+        );
+        assert_eq!(refused("SELECT 1 AS a$$; COMMIT"), Some("COMMIT".into()));
     }
 
     #[test]

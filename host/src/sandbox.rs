@@ -188,6 +188,8 @@ pub struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
     captured: Captured,
+    /// Bytes of `context.log` messages written so far in this call.
+    logged: usize,
 }
 
 impl GuestState {
@@ -208,6 +210,7 @@ impl GuestState {
             wasi,
             table: ResourceTable::new(),
             captured,
+            logged: 0,
         }
     }
 
@@ -218,8 +221,21 @@ impl GuestState {
             ("stderr", &self.captured.stderr),
         ] {
             let bytes = pipe.contents();
-            for line in String::from_utf8_lossy(&bytes).lines() {
-                log_line(&format!("  [{}] {name}: {line}", self.revision));
+            let shown = &bytes[..bytes.len().min(LOG_BYTES)];
+            if shown.len() < bytes.len() {
+                log_line(&format!(
+                    "  [{}] {name}: (showing the first {} of {} bytes)",
+                    self.revision,
+                    shown.len(),
+                    bytes.len()
+                ));
+            }
+            for line in String::from_utf8_lossy(shown).lines() {
+                log_line(&format!(
+                    "  [{}] {name}: {}",
+                    self.revision,
+                    one_line(line, 4000)
+                ));
             }
         }
     }
@@ -381,7 +397,20 @@ impl pgwasm::migration::context::Host for GuestState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        log_line(&format!("  [{}] {level}: {message}", self.revision));
+        if self.logged > LOG_BYTES {
+            return Ok(());
+        }
+        self.logged += message.len();
+        let note = if self.logged > LOG_BYTES {
+            " (further log lines of this call dropped)"
+        } else {
+            ""
+        };
+        log_line(&format!(
+            "  [{}] {level}: {}{note}",
+            self.revision,
+            one_line(&message, 4000)
+        ));
         Ok(())
     }
 }
@@ -487,7 +516,7 @@ impl Sandbox {
             .and_then(MigrationPre::new)
             .map_err(|e| SandboxError::World {
                 revision: revision.clone(),
-                detail: format!("{e:#}"),
+                detail: one_line(&format!("{e:#}"), 300),
             })?;
         Ok(Prepared {
             revision,
@@ -499,7 +528,7 @@ impl Sandbox {
     fn compile(&self, comp: &VerifiedComponent) -> Result<Component, SandboxError> {
         let compile_err = |e: wasmtime::Error| SandboxError::Compile {
             revision: comp.revision.clone(),
-            detail: format!("{e:#}"),
+            detail: one_line(&format!("{e:#}"), 300),
         };
         let Some(dir) = &self.cache_dir else {
             return Component::new(&self.engine, &comp.bytes).map_err(compile_err);
@@ -572,6 +601,8 @@ impl Sandbox {
             Call::Upgrade => "upgrade",
             Call::Downgrade => "downgrade",
         };
+        let mut session = session;
+        session.set_result_cap(self.limits.memory_bytes);
         let state = GuestState::new(session, prepared, direction, self.limits.memory_bytes);
         let mut store = match self.store(state) {
             Ok(s) => s,
@@ -588,6 +619,9 @@ impl Sandbox {
             Some(t) => tokio::time::timeout(t, outcome).await.ok(),
             None => Some(outcome.await),
         };
+        if outcome.is_none() {
+            store.data().session.cancel().await;
+        }
         let result = match outcome {
             None => Err(SandboxError::Trap {
                 revision: prepared.revision.clone(),
@@ -601,7 +635,7 @@ impl Sandbox {
             Some(Ok(Err(message))) => Err(SandboxError::Guest {
                 revision: prepared.revision.clone(),
                 call: name,
-                message,
+                message: one_line(&message, 1000),
                 sql: store.data().session.last_error().cloned().map(Box::new),
             }),
             Some(Err(e)) => {
@@ -644,7 +678,7 @@ impl Sandbox {
             Some(Trap::UnreachableCodeReached) => {
                 format!(
                     "it trapped: wasm `unreachable` was executed (a panic in the guest); {}",
-                    first_line(&text)
+                    one_line(first_line(&text), 300)
                 )
             }
             Some(t) => format!("it trapped: {t}"),
@@ -652,7 +686,7 @@ impl Sandbox {
                 "it tried to grow its memory past the cap of {} MiB; raise --memory-limit-mb if it legitimately needs more",
                 self.limits.memory_bytes >> 20
             ),
-            None => format!("it failed: {}", first_line(&text)),
+            None => format!("it failed: {}", one_line(first_line(&text), 300)),
         };
         let cause = match sql {
             Some(e) => format!("{cause}; last SQL error: {e}"),
@@ -664,6 +698,31 @@ impl Sandbox {
             cause,
         }
     }
+}
+
+/// Log bytes a guest may write through `context.log` per call; the log is
+/// for people, not a data channel.
+const LOG_BYTES: usize = 64 << 10;
+
+/// Guest-supplied text made safe for one terminal line: control characters
+/// (line breaks, terminal escapes) escaped, and at most `max` characters.
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            out.push_str(&format!(
+                "… ({} more bytes)",
+                text.len() - text.char_indices().nth(n).map_or(0, |(i, _)| i)
+            ));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Writes a guest's log line to stderr; a closed stderr must not stop a migration.

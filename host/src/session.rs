@@ -3,6 +3,7 @@
 
 use crate::codec::{self, PgValue};
 use crate::offline;
+use futures_util::TryStreamExt;
 use futures_util::future::try_join_all;
 use std::fmt;
 use std::sync::Arc;
@@ -119,6 +120,29 @@ pub struct Session {
     transcript: blake3::Hasher,
     statements: u64,
     last_error: Option<DbError>,
+    result_cap: usize,
+}
+
+/// Bytes a value takes once handed to a guest, roughly.
+fn approximate_size(v: &PgValue) -> usize {
+    16 + match v {
+        PgValue::Numeric(s)
+        | PgValue::Text(s)
+        | PgValue::Json(s)
+        | PgValue::Jsonb(s)
+        | PgValue::Uuid(s)
+        | PgValue::Date(s)
+        | PgValue::Time(s)
+        | PgValue::Timestamp(s)
+        | PgValue::Timestamptz(s) => s.len(),
+        PgValue::Bytea(b) => b.len(),
+        PgValue::TextArray(a) => a
+            .iter()
+            .map(|x| 16 + x.as_ref().map_or(0, String::len))
+            .sum(),
+        PgValue::Int8Array(a) => a.len() * 16,
+        _ => 8,
+    }
 }
 
 fn refs(params: &[PgValue]) -> Vec<&(dyn ToSql + Sync)> {
@@ -133,6 +157,7 @@ impl Session {
             transcript: blake3::Hasher::new(),
             statements: 0,
             last_error: None,
+            result_cap: usize::MAX,
         }
     }
 
@@ -167,6 +192,22 @@ impl Session {
                 h.update(&(text.len() as u64).to_le_bytes());
                 h.update(text.as_bytes());
             }
+        }
+    }
+
+    /// Caps the bytes of one query result (the guest's memory cap).
+    pub fn set_result_cap(&mut self, bytes: usize) {
+        self.result_cap = bytes;
+    }
+
+    /// Asks the server to cancel the statement in flight, if any: a call
+    /// stopped by the host's deadline must not leave its query running.
+    pub async fn cancel(&self) {
+        if let Backend::Online(client) = &self.backend {
+            let _ = client
+                .cancel_token()
+                .cancel_query(tokio_postgres::NoTls)
+                .await;
         }
     }
 
@@ -277,8 +318,11 @@ impl Session {
             Self::guard(statement)?;
             let client = self.client()?;
             let st = client.prepare(statement).await.map_err(DbError::from_pg)?;
-            let rows = client
-                .query(&st, &refs(params))
+            // Rows are decoded as they arrive and counted against the guest's
+            // memory cap: a result the guest could never hold must not be
+            // buffered whole on the host first.
+            let stream = client
+                .query_raw(&st, refs(params))
                 .await
                 .map_err(DbError::from_pg)?;
             let columns = st
@@ -286,16 +330,27 @@ impl Session {
                 .iter()
                 .map(|c| (c.name().to_string(), codec::type_name(c.type_())))
                 .collect();
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
+            let mut stream = std::pin::pin!(stream);
+            let mut out = Vec::new();
+            let mut bytes = 0usize;
+            while let Some(row) = stream.try_next().await.map_err(DbError::from_pg)? {
                 let mut values = Vec::with_capacity(row.len());
                 for i in 0..row.len() {
-                    values.push(
-                        codec::decode_column(row, i)
-                            .map_err(|e| DbError::host("0A000", e.to_string()))?,
-                    );
+                    let v = codec::decode_column(&row, i)
+                        .map_err(|e| DbError::host("0A000", e.to_string()))?;
+                    bytes += approximate_size(&v);
+                    values.push(v);
                 }
                 out.push(values);
+                if bytes > self.result_cap {
+                    return Err(DbError::host(
+                        "54000",
+                        format!(
+                            "the query's result passed {} MiB, more than the revision may hold under its memory cap; select fewer rows or columns, or page with LIMIT and a key",
+                            self.result_cap >> 20
+                        ),
+                    ));
+                }
             }
             Ok(QueryResult { columns, rows: out })
         }

@@ -9,8 +9,10 @@ use std::time::Duration;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
-/// Bytes of stdout/stderr kept per call; the rest is dropped (the log is not a data channel).
-const CAPTURE_BYTES: usize = 64 << 10;
+/// Bytes of stdout/stderr a guest may write per call. wasmtime's memory pipe
+/// traps a write past its capacity, so this is generous; the log shows only
+/// the first lines of it (see `sandbox`).
+const CAPTURE_BYTES: usize = 4 << 20;
 
 /// Bytes of the random stream before it repeats.
 const RANDOM_BYTES: usize = 4096;
