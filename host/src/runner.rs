@@ -62,6 +62,17 @@ pub enum RunError {
         /// INVALID indexes in the database now.
         invalid: Vec<String>,
     },
+    /// A revision ended the host's transaction itself.
+    #[error(
+        "revision {revision} ended the transaction the host ran it in (COMMIT or ROLLBACK in its SQL), so part of its work may have been committed outside the host's control; the heads table was not moved and stays at {}. Run `host check` to see what changed, repair the schema by hand, and fix the revision",
+        heads_text(.heads)
+    )]
+    Escaped {
+        /// Revision id.
+        revision: String,
+        /// Heads (unchanged).
+        heads: Vec<String>,
+    },
     /// An earlier revision outside a transaction did not finish.
     #[error(
         "revision {revision} ran outside a transaction at {started_at} and did not finish ({outcome}); part of it may be applied{}. Repair the schema, then run `host resolve {revision} --applied` if its work is complete or `host resolve {revision} --reverted` if it is undone. Nothing was run",
@@ -77,6 +88,17 @@ pub enum RunError {
         /// INVALID indexes in the database now.
         invalid: Vec<String>,
     },
+}
+
+/// Marker of the error raised when a revision's transaction was replaced.
+const ESCAPED: &str = "host: the revision ended the transaction it ran in";
+
+/// SQL that fails unless the current transaction is the one with `txid`.
+fn same_transaction_sql(txid: &str) -> String {
+    let txid: String = txid.chars().filter(char::is_ascii_digit).collect();
+    format!(
+        "DO $host$ BEGIN IF txid_current()::text <> '{txid}' THEN RAISE EXCEPTION '{ESCAPED}'; END IF; END $host$;\n"
+    )
 }
 
 /// Session settings a revision outside a transaction may have changed.
@@ -298,9 +320,19 @@ pub async fn execute(
                     .await?,
             )
         };
+        // The transaction's id is read with BEGIN (same round trip) and
+        // checked again before COMMIT: if a guest ended the transaction in a
+        // way the statement guard missed, the run says so instead of claiming
+        // a rollback.
+        let mut txid = None;
         if !begin.is_empty() {
-            client
-                .batch_execute(&begin)
+            let query = if transactional {
+                format!("{begin} SELECT txid_current()::text")
+            } else {
+                begin.clone()
+            };
+            let msgs = client
+                .simple_query(&query)
                 .await
                 .map_err(|e| RunError::Commit {
                     revision: step.revision.clone(),
@@ -308,6 +340,10 @@ pub async fn execute(
                     detail: describe(&e),
                     heads: heads.clone(),
                 })?;
+            txid = msgs.iter().find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            });
         }
         let started = Instant::now();
         let (outcome, session) = sandbox
@@ -367,7 +403,13 @@ pub async fn execute(
             duration,
         };
         let bookkeeping = match untransacted {
-            None => opts.tables.step_sql(&record),
+            None => format!(
+                "{}{}",
+                txid.as_deref()
+                    .map(same_transaction_sql)
+                    .unwrap_or_default(),
+                opts.tables.step_sql(&record)
+            ),
             Some(id) => format!(
                 "{RESET_TIMEOUTS}BEGIN;\n{}",
                 opts.tables.finish_untransacted_sql(id, &record)
@@ -375,6 +417,14 @@ pub async fn execute(
         };
         if let Err(e) = client.batch_execute(&format!("{bookkeeping}COMMIT")).await {
             rollback(client).await;
+            if e.as_db_error()
+                .is_some_and(|d| d.message().contains(ESCAPED))
+            {
+                return Err(RunError::Escaped {
+                    revision: step.revision.clone(),
+                    heads,
+                });
+            }
             return Err(RunError::Commit {
                 revision: step.revision.clone(),
                 what: "recording the step and committing",
