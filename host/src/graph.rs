@@ -375,15 +375,20 @@ impl Graph {
 
     /// The heads table rows for a set of applied revisions: every applied
     /// revision that no other applied revision needs (Alembic's rule).
+    ///
+    /// `applied` is always closed under "needs" (it is the ancestors of the
+    /// heads), so a revision is needed by an applied one exactly when one of
+    /// its direct dependents is applied: linear in the graph, not quadratic.
     pub fn heads_of(&self, applied: &BTreeSet<String>) -> Vec<String> {
-        let mut covered = BTreeSet::new();
-        for id in applied {
-            let i = self.index[id.as_str()];
-            for n in self.needs(i) {
-                covered.extend(self.ancestors([self.revs[n].id.as_str()]));
-            }
-        }
-        self.sorted(applied.difference(&covered).cloned())
+        self.sorted(
+            applied
+                .iter()
+                .filter(|id| {
+                    let i = self.index[id.as_str()];
+                    !self.dependents[i].iter().any(|&d| applied.contains(&self.revs[d].id))
+                })
+                .cloned(),
+        )
     }
 
     /// Orders ids topologically (parents first).
