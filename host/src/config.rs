@@ -156,6 +156,22 @@ pub fn parse(url: &str, origin: &str) -> Result<tokio_postgres::Config, ConfigEr
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(Duration::from_secs(10));
     }
+    // A server that vanishes without closing the connection (a network
+    // partition, a dead host) must fail the run, not hang it: keepalives
+    // notice a silent peer, the user timeout unacknowledged writes.
+    cfg.keepalives(true);
+    if cfg.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        cfg.keepalives_idle(Duration::from_secs(10));
+    }
+    if cfg.get_keepalives_interval().is_none() {
+        cfg.keepalives_interval(Duration::from_secs(5));
+    }
+    if cfg.get_keepalives_retries().is_none() {
+        cfg.keepalives_retries(3);
+    }
+    if cfg.get_tcp_user_timeout().is_none() {
+        cfg.tcp_user_timeout(Duration::from_secs(30));
+    }
     Ok(cfg)
 }
 
