@@ -385,7 +385,9 @@ impl Graph {
                 .iter()
                 .filter(|id| {
                     let i = self.index[id.as_str()];
-                    !self.dependents[i].iter().any(|&d| applied.contains(&self.revs[d].id))
+                    !self.dependents[i]
+                        .iter()
+                        .any(|&d| applied.contains(&self.revs[d].id))
                 })
                 .cloned(),
         )
