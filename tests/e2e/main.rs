@@ -8,6 +8,7 @@ mod common;
 mod failures;
 mod faults;
 mod fingerprint;
+mod hostile;
 mod offline;
 mod schema;
 mod untransacted;
