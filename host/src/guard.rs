@@ -120,8 +120,14 @@ fn leading_words(statement: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Checks every statement of `script`; the first transaction-control one is refused.
+/// Checks every statement of `script`; the first transaction-control one is
+/// refused, and so is any release of advisory locks (the run lock is one).
 pub fn check(script: &str) -> Result<(), Refused> {
+    if script.to_ascii_lowercase().contains("pg_advisory_unlock") {
+        return Err(Refused {
+            command: "pg_advisory_unlock".into(),
+        });
+    }
     for st in statements(script) {
         let words = leading_words(st, 2);
         let first = words.first().map(String::as_str).unwrap_or("");
@@ -184,6 +190,10 @@ mod tests {
             Some("COMMIT".into())
         );
         assert_eq!(refused("SELECT 1 AS a$$; COMMIT"), Some("COMMIT".into()));
+        assert_eq!(
+            refused("SELECT PG_ADVISORY_UNLOCK_ALL()"),
+            Some("pg_advisory_unlock".into())
+        );
     }
 
     #[test]

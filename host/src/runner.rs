@@ -36,7 +36,7 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Committing a step failed; it was not applied.
-    #[error("revision {revision}: {what} failed: {detail}. The revision was not applied; the database is still at {}", heads_text(.heads))]
+    #[error("revision {revision}: {what} failed: {detail}. The revision was rolled back, nothing of it applied; the database is still at {}", heads_text(.heads))]
     Commit {
         /// Revision id.
         revision: String,
@@ -88,6 +88,27 @@ pub enum RunError {
         /// INVALID indexes in the database now.
         invalid: Vec<String>,
     },
+}
+
+/// When the transaction failed because the guest ignored an SQL error (it
+/// carried on in an aborted transaction, SQLSTATE 25P02), the error to report
+/// is the one it ignored.
+fn swallowed(
+    e: &tokio_postgres::Error,
+    session: &Session,
+) -> Option<impl FnOnce(String, Vec<String>) -> RunError> {
+    let aborted = e.as_db_error().is_some_and(|d| d.code().code() == "25P02");
+    let cause = session.last_error()?.clone();
+    aborted.then(|| {
+        move |revision: String, heads: Vec<String>| RunError::Commit {
+            revision,
+            what: "the revision's transaction",
+            detail: format!(
+                "the revision ignored an SQL error and returned success; PostgreSQL had aborted the transaction at that error: {cause}"
+            ),
+            heads,
+        }
+    })
 }
 
 /// Marker of the error raised when a revision's transaction was replaced.
@@ -372,10 +393,18 @@ pub async fn execute(
                     if transactional {
                         rollback(client).await;
                     }
+                    // In an aborted transaction every read fails with 25P02:
+                    // the cause is the SQL error the revision ignored.
+                    let detail = match (e.to_string().contains("25P02"), session.last_error()) {
+                        (true, Some(cause)) => format!(
+                            "the revision ignored an SQL error and returned success; PostgreSQL had aborted the transaction at that error: {cause}"
+                        ),
+                        _ => e.to_string(),
+                    };
                     return Err(RunError::Commit {
                         revision: step.revision.clone(),
                         what: "reading the schema fingerprint",
-                        detail: e.to_string(),
+                        detail,
                         heads,
                     });
                 }
@@ -409,6 +438,9 @@ pub async fn execute(
         };
         if let Err(e) = client.batch_execute(&format!("{bookkeeping}COMMIT")).await {
             rollback(client).await;
+            if let Some(swallowed) = swallowed(&e, &session) {
+                return Err(swallowed(step.revision.clone(), heads));
+            }
             if e.as_db_error()
                 .is_some_and(|d| d.message().contains(ESCAPED))
             {

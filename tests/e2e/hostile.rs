@@ -462,7 +462,6 @@ fn one_gigantic_row_does_not_cost_the_host_more_than_the_guest_may_hold() {
 }
 
 #[test]
-#[ignore = "host bug: the error blames the host's next statement (25P02 while reading the fingerprint or committing), not the SQL error the revision swallowed"]
 fn a_swallowed_sql_error_is_named_when_the_step_cannot_commit() {
     let line = stopped("e00000000023", "canary_swallows_sql_error", &[]);
     assert!(line.contains("42P01"), "{line}");
