@@ -99,7 +99,7 @@ fn swallowed(
 ) -> Option<impl FnOnce(String, Vec<String>) -> RunError> {
     let aborted = e.as_db_error().is_some_and(|d| d.code().code() == "25P02");
     let cause = session.last_error()?.clone();
-    aborted.then(|| {
+    aborted.then_some({
         move |revision: String, heads: Vec<String>| RunError::Commit {
             revision,
             what: "the revision's transaction",
