@@ -274,6 +274,23 @@ fn invalid(reason: impl Into<String>) -> Fail {
 }
 
 impl PgValue {
+    /// The text of the variants that travel as text (numeric, text, json,
+    /// uuid, dates and times); `None` for the others.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            PgValue::Numeric(s)
+            | PgValue::Text(s)
+            | PgValue::Json(s)
+            | PgValue::Jsonb(s)
+            | PgValue::Uuid(s)
+            | PgValue::Date(s)
+            | PgValue::Time(s)
+            | PgValue::Timestamp(s)
+            | PgValue::Timestamptz(s) => Some(s),
+            _ => None,
+        }
+    }
+
     fn encode(&self, target: Target, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Fail> {
         use PgValue as V;
         use Target as T;

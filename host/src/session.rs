@@ -126,22 +126,13 @@ pub struct Session {
 /// Bytes a value takes once handed to a guest, roughly.
 fn approximate_size(v: &PgValue) -> usize {
     16 + match v {
-        PgValue::Numeric(s)
-        | PgValue::Text(s)
-        | PgValue::Json(s)
-        | PgValue::Jsonb(s)
-        | PgValue::Uuid(s)
-        | PgValue::Date(s)
-        | PgValue::Time(s)
-        | PgValue::Timestamp(s)
-        | PgValue::Timestamptz(s) => s.len(),
         PgValue::Bytea(b) => b.len(),
         PgValue::TextArray(a) => a
             .iter()
             .map(|x| 16 + x.as_ref().map_or(0, String::len))
             .sum(),
         PgValue::Int8Array(a) => a.len() * 16,
-        _ => 8,
+        other => other.as_text().map_or(8, str::len),
     }
 }
 
