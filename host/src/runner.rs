@@ -586,9 +586,11 @@ pub async fn resolve(
     .await
 }
 
-/// Rolls back the open transaction; if the connection is gone, the server already did.
+/// Rolls back the open transaction; if the connection is gone, the server
+/// already did. Bounded: behind a silent network the ROLLBACK would wait
+/// forever, and the process exiting closes the connection, which rolls back.
 async fn rollback(client: &Client) {
-    let _ = client.batch_execute("ROLLBACK").await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), client.batch_execute("ROLLBACK")).await;
 }
 
 /// Writes the heads table to `targets` without running any revision

@@ -458,7 +458,8 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
         );
         let q = "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), coalesce(a.client_addr::text, 'local')
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1";
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
         match client.query(q, &[&(hi as i64), &(lo as i64)]).await {
             Ok(rows) if !rows.is_empty() => rows
                 .iter()
