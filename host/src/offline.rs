@@ -333,17 +333,8 @@ pub fn inline_params(statement: &str, params: &[PgValue]) -> Result<String, Offl
 
 fn holds_nul(value: &PgValue) -> bool {
     match value {
-        PgValue::Numeric(s)
-        | PgValue::Text(s)
-        | PgValue::Json(s)
-        | PgValue::Jsonb(s)
-        | PgValue::Uuid(s)
-        | PgValue::Date(s)
-        | PgValue::Time(s)
-        | PgValue::Timestamp(s)
-        | PgValue::Timestamptz(s) => s.contains('\0'),
         PgValue::TextArray(items) => items.iter().flatten().any(|s| s.contains('\0')),
-        _ => false,
+        other => other.as_text().is_some_and(|s| s.contains('\0')),
     }
 }
 
