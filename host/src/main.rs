@@ -62,20 +62,35 @@ struct RunArgs {
     /// label@base, label@rev, label@+N; with --sql also a `start:end` range.
     #[arg(allow_hyphen_values = true)]
     target: String,
-    /// Print the SQL script instead of running it (offline mode; no database is read).
-    #[arg(long)]
-    sql: bool,
-    /// Print the plan (steps, heads before and after) and run nothing.
-    #[arg(long)]
-    plan: bool,
-    /// With --plan: print JSON, and errors as JSON too.
-    #[arg(long, requires = "plan")]
-    json: bool,
+    #[command(flatten)]
+    mode: ModeArgs,
     /// Do not record the schema fingerprint after the run (saves reading the catalog).
     #[arg(long)]
     no_fingerprint: bool,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+/// How a command that changes the database may instead only show what it would do.
+#[derive(clap::Args, Clone)]
+struct ModeArgs {
+    /// Print the SQL script instead of running it (offline mode; no database is read).
+    #[arg(long)]
+    sql: bool,
+    /// Print the plan (steps, heads before and after) and change nothing.
+    #[arg(long)]
+    plan: bool,
+    /// With --plan: print JSON, and errors as JSON too.
+    #[arg(long, requires = "plan")]
+    json: bool,
+}
+
+/// Waiting for another migration run.
+#[derive(clap::Args, Clone)]
+struct LockArgs {
+    /// Seconds to wait for another migration run holding the lock.
+    #[arg(long, default_value_t = 60.0)]
+    lock_timeout: f64,
 }
 
 #[derive(clap::Args, Clone)]
@@ -92,9 +107,8 @@ struct LimitArgs {
     /// Compiler for components not in the compile cache yet.
     #[arg(long, value_enum, env = "HOST_COMPILER", default_value = "winch")]
     compiler: host::sandbox::Compiler,
-    /// Seconds to wait for another migration run holding the lock.
-    #[arg(long, default_value_t = 60.0)]
-    lock_timeout: f64,
+    #[command(flatten)]
+    lock: LockArgs,
     /// PostgreSQL statement_timeout for each revision's statements, in seconds
     /// (host.toml can set it per revision).
     #[arg(long)]
@@ -121,18 +135,10 @@ enum Command {
         /// Empty the heads table first (also clears revisions the project does not know).
         #[arg(long)]
         purge: bool,
-        /// Print the SQL instead of running it.
-        #[arg(long)]
-        sql: bool,
-        /// Print the heads before and after, and change nothing.
-        #[arg(long)]
-        plan: bool,
-        /// With --plan: print JSON, and errors as JSON too.
-        #[arg(long, requires = "plan")]
-        json: bool,
-        /// Seconds to wait for another migration run holding the lock.
-        #[arg(long, default_value_t = 60.0)]
-        lock_timeout: f64,
+        #[command(flatten)]
+        mode: ModeArgs,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Record how you repaired a revision that ran outside a transaction and did not finish.
     Resolve {
@@ -272,8 +278,8 @@ enum DbAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = match &cli.command {
-        Command::Run(a) | Command::Upgrade(a) | Command::Downgrade(a) => a.json,
-        Command::Stamp { json, .. } => *json,
+        Command::Run(a) | Command::Upgrade(a) | Command::Downgrade(a) => a.mode.json,
+        Command::Stamp { mode, .. } => mode.json,
         _ => false,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -316,10 +322,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Stamp {
             targets,
             purge,
-            sql,
-            plan: show_plan,
-            json,
-            lock_timeout,
+            mode:
+                ModeArgs {
+                    sql,
+                    plan: show_plan,
+                    json,
+                },
+            lock: LockArgs { lock_timeout },
         } => {
             let project = Project::open(&root)?;
             let targets = targets
@@ -837,7 +846,7 @@ async fn migrate(
 ) -> Result<ExitCode> {
     let project = Project::open(root)?;
     let opts = RunOptions {
-        lock_timeout: secs(a.limits.lock_timeout, "--lock-timeout")?,
+        lock_timeout: secs(a.limits.lock.lock_timeout, "--lock-timeout")?,
         tables,
         fingerprint: !a.no_fingerprint,
         statement_timeout: a
@@ -851,7 +860,7 @@ async fn migrate(
             .map(|t| secs(t, "--ddl-lock-timeout"))
             .transpose()?,
     };
-    if a.sql {
+    if a.mode.sql {
         let range = Range::parse(&a.target)?;
         let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), limits(&a.limits)?)?;
         let script = runner::offline_script(&project, &sandbox, direction, &range, &opts).await?;
@@ -862,7 +871,7 @@ async fn migrate(
     let (client, _) = connect(cli, root).await?;
     let heads = opts.tables.read_heads(&client).await?;
     let plan = runner::make_plan(&project, direction, &target, &heads)?;
-    if plan.is_empty() && !a.plan {
+    if plan.is_empty() && !a.mode.plan {
         // The common case at deploy time: one query, no lock, no WebAssembly engine.
         say!(
             "Nothing to do; the database is at {}",
@@ -870,8 +879,8 @@ async fn migrate(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if a.plan {
-        if a.json {
+    if a.mode.plan {
+        if a.mode.json {
             say!("{}", serde_json::to_string(&plan)?);
         } else {
             for s in &plan.steps {

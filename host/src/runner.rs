@@ -229,15 +229,8 @@ pub async fn migrate(
     target: &Target,
     opts: &RunOptions,
 ) -> Result<RunReport, RunError> {
-    // A no-op run needs no lock and no WebAssembly: read, plan, done.
-    let heads = opts.tables.read_heads(client).await?;
-    let plan = make_plan(project, direction, target, &heads)?;
-    if plan.is_empty() {
-        return Ok(RunReport {
-            steps: Vec::new(),
-            heads: plan.heads_after,
-        });
-    }
+    // Callers answer a no-op run before building a sandbox (see the CLI);
+    // here the plan is made once, under the lock.
     locked(
         client,
         opts,
