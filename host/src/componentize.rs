@@ -271,7 +271,15 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
             file,
             blake3: hash,
             source: Some(c.dir.clone()),
+            package: None,
+            oci_digest: None,
         });
+    }
+    // Revisions installed from packages have no crate here; they stay locked.
+    for installed in old.iter().flat_map(|l| &l.revisions) {
+        if installed.package.is_some() && lock.get(&installed.id).is_none() {
+            lock.revisions.push(installed.clone());
+        }
     }
     // Store revisions parents-first so the lock reads like the history.
     match graph_of(&lock) {

@@ -60,6 +60,20 @@ pub struct LockedRevision {
     /// Schema fingerprint after this revision (with its ancestors), from a replay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// `namespace/name@version` of the package it was installed from (`host install`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// OCI digest of the revision's artifact manifest, for installed revisions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci_digest: Option<String>,
+}
+
+impl LockedRevision {
+    /// `namespace/name` of the package it came from, if any.
+    pub fn package_name(&self) -> Option<&str> {
+        let p = self.package.as_deref()?;
+        Some(p.rsplit_once('@').map_or(p, |(name, _)| name))
+    }
 }
 
 fn default_true() -> bool {
@@ -208,6 +222,8 @@ mod tests {
                 source: Some("a".into()),
                 transcript: None,
                 fingerprint: Some("cd".repeat(32)),
+                package: None,
+                oci_digest: None,
             }],
         }
     }

@@ -35,6 +35,8 @@ macro_rules! say_raw {
     }};
 }
 
+mod cli_package;
+
 /// Schema migrations for PostgreSQL as sandboxed WebAssembly components.
 #[derive(Parser)]
 #[command(name = "host", version, about)]
@@ -258,6 +260,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    #[command(flatten)]
+    Packages(cli_package::PackageCommand),
     /// The embedded PostgreSQL cluster used when no database is configured.
     Db {
         #[command(subcommand)]
@@ -695,6 +699,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Packages(cmd) => cli_package::run(cmd, &root).await,
         Command::Db { action } => {
             let cluster = Cluster::new(root.join(STATE_DIR).join("pg"));
             match action {

@@ -21,6 +21,12 @@ pub const SETTINGS_FILE: &str = "host.toml";
 struct SettingsFile {
     #[serde(default)]
     revisions: BTreeMap<String, RevisionSettings>,
+    /// Read by `package::settings` (parameters of installed packages).
+    #[serde(default, rename = "packages")]
+    _packages: serde::de::IgnoredAny,
+    /// Read by `package::settings` (trust policy for packages).
+    #[serde(default, rename = "trust")]
+    _trust: serde::de::IgnoredAny,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -172,6 +178,8 @@ pub struct Project {
     pub graph: Graph,
     /// WASI packages the user granted, per revision.
     pub grants: Grants,
+    /// Parameters of installed packages, per package, from host.toml.
+    pub package_params: crate::package::settings::Params,
 }
 
 /// A component read from disk whose hash matched the lock.
@@ -229,7 +237,14 @@ impl Project {
             path: lock_path,
             source,
         })?;
+        let package_params = crate::package::settings::read(root)
+            .map_err(|e| ProjectError::Settings {
+                path: e.path,
+                message: e.message,
+            })?
+            .params;
         Ok(Project {
+            package_params,
             grants: read_grants(root)?,
             root: root.to_path_buf(),
             dir,
@@ -256,6 +271,17 @@ impl Project {
     /// What `host.toml` sets for a revision.
     pub fn settings(&self, id: &str) -> Settings {
         self.grants.get(id).cloned().unwrap_or_default()
+    }
+
+    /// What a revision reads through `context.config`: its package's
+    /// parameters from host.toml; nothing for the project's own revisions.
+    pub fn config(&self, id: &str) -> BTreeMap<String, String> {
+        self.lock
+            .get(id)
+            .and_then(|r| r.package_name())
+            .and_then(|p| self.package_params.get(p))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The lock entry of a revision in the graph.

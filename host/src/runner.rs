@@ -474,7 +474,8 @@ fn prepare_all(
         let comp = project.load_component(revision)?;
         let p = sandbox
             .prepare(&comp, &project.granted(revision))
-            .map_err(RunError::Prepare)?;
+            .map_err(RunError::Prepare)?
+            .with_config(project.config(revision));
         Ok((p, comp.blake3))
     };
     let threads = std::thread::available_parallelism()

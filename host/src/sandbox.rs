@@ -206,7 +206,7 @@ impl GuestState {
                 .build(),
             direction,
             revision: prepared.revision.clone(),
-            config: BTreeMap::new(),
+            config: prepared.config.clone(),
             wasi,
             table: ResourceTable::new(),
             captured,
@@ -420,6 +420,14 @@ pub struct Prepared {
     revision: String,
     blake3: String,
     pre: MigrationPre<GuestState>,
+    config: BTreeMap<String, String>,
+}
+
+impl Prepared {
+    /// The same guest, reading `config` through `context.config` (package parameters).
+    pub fn with_config(self, config: BTreeMap<String, String>) -> Prepared {
+        Prepared { config, ..self }
+    }
 }
 
 /// The engine, linker and compile cache shared by every guest of a run.
@@ -522,6 +530,7 @@ impl Sandbox {
             revision,
             blake3: comp.blake3.clone(),
             pre,
+            config: BTreeMap::new(),
         })
     }
 
@@ -603,6 +612,8 @@ impl Sandbox {
         };
         let mut session = session;
         session.set_result_cap(self.limits.memory_bytes);
+        // The same component with other parameters is another run.
+        session.record_config(&prepared.config);
         let state = GuestState::new(session, prepared, direction, self.limits.memory_bytes);
         let mut store = match self.store(state) {
             Ok(s) => s,

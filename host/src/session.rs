@@ -186,6 +186,24 @@ impl Session {
         }
     }
 
+    /// Feeds the guest's configuration (package parameters) into the
+    /// transcript; nothing when there is none, so plain revisions keep
+    /// their transcripts.
+    pub fn record_config(&mut self, config: &std::collections::BTreeMap<String, String>) {
+        if config.is_empty() {
+            return;
+        }
+        let h = &mut self.transcript;
+        h.update(b"C");
+        h.update(&(config.len() as u64).to_le_bytes());
+        for (k, v) in config {
+            for s in [k, v] {
+                h.update(&(s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+        }
+    }
+
     /// Caps the bytes of one query result (the guest's memory cap).
     pub fn set_result_cap(&mut self, bytes: usize) {
         self.result_cap = bytes;

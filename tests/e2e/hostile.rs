@@ -202,6 +202,8 @@ fn project_with_component(id: &str, name: &str, bytes: &[u8]) -> tempfile::TempD
         source: None,
         transcript: None,
         fingerprint: None,
+        package: None,
+        oci_digest: None,
     });
     std::fs::write(&lock_path, lock.to_toml()).unwrap();
     project

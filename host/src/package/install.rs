@@ -1,0 +1,345 @@
+//! `host install`: pull a package version, verify it (signature under the
+//! trust policy, every digest and blake3, the components' imports against
+//! the host's world, each component's own `info()` against the index), then
+//! add its revisions to the project's graph and lock, and precompile them.
+//! Every check runs before the first write; the lock is written last, by a
+//! rename, so a refused or interrupted install leaves the project as it was.
+
+use super::artifact::{INDEX_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIGNER_ANNOTATION, parse_manifest, wasm_layer};
+use super::index::{IndexedRevision, PackageIndex};
+use super::oci::Registry;
+use super::reference::Reference;
+use super::sign::IndexSignature;
+use super::spec::version_key;
+use super::{INSTALL_DIR, PackageError, io, settings, write_atomic};
+use crate::lock::{LOCK_FILE, LockedRevision, WIT_PACKAGE};
+use crate::project::{Project, SETTINGS_FILE, VerifiedComponent, graph_of};
+use crate::sandbox::{Limits, Sandbox};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// What the installer asked for beyond the reference.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--param k=v` values.
+    pub params: BTreeMap<String, String>,
+    /// `--depends-on`: replaces the package's declared `depends_on`.
+    pub depends_on: Option<Vec<String>>,
+}
+
+/// What an install did.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    /// `namespace/name@version`.
+    pub package: String,
+    /// Digest of the index manifest (pin it with `@<digest>`).
+    pub digest: String,
+    /// Revisions added to the lock.
+    pub added: Vec<String>,
+    /// Revisions already installed, kept.
+    pub kept: Vec<String>,
+    /// Parameter values in effect.
+    pub params: BTreeMap<String, String>,
+}
+
+/// A revision pulled and verified, with its component.
+struct Pulled {
+    rev: IndexedRevision,
+    bytes: Vec<u8>,
+}
+
+/// Installs `reference` into the project at `root`.
+pub async fn install(
+    root: &Path,
+    registry: &Registry,
+    reference: &Reference,
+    opts: &Options,
+) -> Result<Installed, PackageError> {
+    let refuse = |message: String| PackageError::Refused {
+        reference: reference.to_string(),
+        message,
+    };
+    let project = Project::open(root)?;
+    let settings = settings::read(root)?;
+    let repo = reference.repository();
+
+    // 1. The index, and whose it is.
+    let (manifest_bytes, manifest_digest) = registry
+        .manifest(&repo, reference.reference())?
+        .ok_or_else(|| refuse(format!("the registry has no {repo}:{}; `host search {}` lists what it has", reference.reference(), reference.registry)))?;
+    let manifest = parse_manifest(&manifest_bytes).map_err(&refuse)?;
+    if manifest.config.media_type != INDEX_MEDIA_TYPE {
+        return Err(refuse(format!(
+            "this is not a migration package (its config is {:?}, not {INDEX_MEDIA_TYPE:?})",
+            manifest.config.media_type
+        )));
+    }
+    let index_bytes = registry.blob(&repo, &manifest.config.digest, "the package index")?;
+    let index = PackageIndex::from_bytes(&index_bytes).map_err(|e| refuse(format!("the package index is invalid: {e}")))?;
+    let package = format!("{}@{}", index.full_name(), index.version);
+    if index.full_name() != repo {
+        return Err(refuse(format!("the index describes {package}, not a package of repository {repo}")));
+    }
+    if let Some(tag) = &reference.tag
+        && *tag != index.version
+    {
+        return Err(refuse(format!("tag {tag} holds version {} of the package", index.version)));
+    }
+
+    // 2. Who signed it, and whether that key may sign for this namespace.
+    let annotation = |k: &str| manifest.annotations.get(k).cloned();
+    let sig = match (annotation(SIGNER_ANNOTATION), annotation(SIGNATURE_ANNOTATION)) {
+        (Some(key), Some(signature)) => IndexSignature { key, signature },
+        _ => return Err(super::sign::SignError::Unsigned { package }.into()),
+    };
+    settings
+        .trust
+        .verify(&index.namespace, &package, &manifest.config.digest, &sig)?;
+
+    // 3. Every revision's bytes, against the signed digests and blake3.
+    if index.wit != WIT_PACKAGE {
+        return Err(refuse(format!(
+            "it was built against WIT package {}, this host implements {WIT_PACKAGE}; install a version built for this host",
+            index.wit
+        )));
+    }
+    let mut pulled = Vec::new();
+    for rev in &index.revisions {
+        let what = format!("revision {} of {package}", rev.id);
+        let (bytes, _) = registry
+            .manifest(&repo, &rev.manifest_digest)?
+            .ok_or_else(|| refuse(format!("the registry lost the artifact of {what} ({})", rev.manifest_digest)))?;
+        let m = parse_manifest(&bytes).map_err(|e| refuse(format!("{what}: {e}")))?;
+        let layer = wasm_layer(&m).map_err(|e| refuse(format!("{what} is not a CNCF wasm artifact: {e}")))?;
+        if layer.digest != rev.layer_digest {
+            return Err(refuse(format!(
+                "{what}: the artifact's layer is {}, the signed index says {}",
+                layer.digest, rev.layer_digest
+            )));
+        }
+        let wasm = registry.blob(&repo, &layer.digest, &format!("the component of {what}"))?;
+        let hash = blake3::hash(&wasm).to_hex().to_string();
+        if hash != rev.blake3 {
+            return Err(refuse(format!(
+                "{what}: the component's blake3 is {hash}, the signed index says {}",
+                rev.blake3
+            )));
+        }
+        pulled.push(Pulled {
+            rev: rev.clone(),
+            bytes: wasm,
+        });
+    }
+
+    // 4. What the components import and say about themselves.
+    let checker = Sandbox::new(None, Limits::default()).map_err(|e| refuse(e.to_string()))?;
+    for p in &pulled {
+        let comp = VerifiedComponent {
+            revision: p.rev.id.clone(),
+            bytes: p.bytes.clone(),
+            blake3: p.rev.blake3.clone(),
+        };
+        let prepared = checker
+            .prepare(&comp, &BTreeSet::new())
+            .map_err(|e| refuse(e.to_string()))?;
+        let info = checker.info(&prepared).await.map_err(|e| refuse(e.to_string()))?;
+        let r = &p.rev;
+        let claimed = (&r.id, &r.down_revisions, &r.branch_labels, &r.depends_on, &r.message, r.transactional);
+        let actual = (&info.id, &info.down_revisions, &info.branch_labels, &info.depends_on, &info.message, info.transactional);
+        if claimed != actual {
+            return Err(refuse(format!(
+                "revision {}: the component describes itself as {} (parents {:?}), not as the index says",
+                r.id, info.id, info.down_revisions
+            )));
+        }
+    }
+
+    // 5. The new lock.
+    let name = index.full_name();
+    let installed: Vec<&LockedRevision> = project
+        .lock
+        .revisions
+        .iter()
+        .filter(|r| r.package_name() == Some(name.as_str()))
+        .collect();
+    if let Some(old) = installed.first().and_then(|r| r.package.as_deref())
+        && let Some((_, old_version)) = old.rsplit_once('@')
+        && version_key(old_version) > version_key(&index.version)
+    {
+        return Err(refuse(format!(
+            "{old} is installed, which is newer; to take revisions out, downgrade the database past them and remove them from {LOCK_FILE}"
+        )));
+    }
+    let new_ids: BTreeSet<&str> = index.revisions.iter().map(|r| r.id.as_str()).collect();
+    if let Some(dropped) = installed.iter().find(|r| !new_ids.contains(r.id.as_str())) {
+        return Err(refuse(format!(
+            "version {} no longer has revision {}, which is installed from {}; a package version may only add revisions",
+            index.version,
+            dropped.id,
+            dropped.package.as_deref().unwrap_or_default()
+        )));
+    }
+    let depends_on = opts.depends_on.clone().unwrap_or_else(|| index.depends_on.clone());
+    let mut resolved_deps = Vec::new();
+    for d in &depends_on {
+        let id = if project.graph.contains(d) {
+            d.clone()
+        } else if let Some(owner) = project.graph.label_owner(d) {
+            owner.to_string()
+        } else {
+            return Err(refuse(format!(
+                "the package's root depends on {d:?}, which is neither a revision nor a branch label of this project; pass --depends-on <revision or label> naming what the package needs (e.g. the revision that creates its tables)"
+            )));
+        };
+        resolved_deps.push(id);
+    }
+    let heads: Vec<String> = project.graph.heads().into_iter().map(String::from).collect();
+    let mut lock = project.lock.clone();
+    let mut added = Vec::new();
+    let mut kept = Vec::new();
+    for p in &pulled {
+        let r = &p.rev;
+        if let Some(existing) = lock.revisions.iter_mut().find(|l| l.id == r.id) {
+            if existing.package_name() != Some(name.as_str()) {
+                return Err(refuse(format!(
+                    "revision id {} is already in this project ({}); two packages, or a package and the project, cannot share a revision id",
+                    r.id,
+                    existing.package.as_deref().unwrap_or("the project's own revision")
+                )));
+            }
+            if existing.blake3 != r.blake3 {
+                return Err(refuse(format!(
+                    "revision {} of {package} differs from the installed one ({}); a published revision must never change, ask the publisher",
+                    r.id,
+                    existing.package.as_deref().unwrap_or_default()
+                )));
+            }
+            existing.package = Some(package.clone());
+            existing.oci_digest = Some(r.manifest_digest.clone());
+            kept.push(r.id.clone());
+            continue;
+        }
+        let root = r.down_revisions.is_empty();
+        lock.revisions.push(LockedRevision {
+            id: r.id.clone(),
+            // A package's root continues the project where it is now, so
+            // `host run head` stays one line of history.
+            down_revisions: if root { heads.clone() } else { r.down_revisions.clone() },
+            branch_labels: r.branch_labels.clone(),
+            depends_on: if root {
+                resolved_deps.iter().filter(|d| !heads.contains(d)).cloned().collect()
+            } else {
+                r.depends_on.clone()
+            },
+            message: r.message.clone(),
+            transactional: r.transactional,
+            file: format!("{INSTALL_DIR}/{name}/{}.wasm", r.id),
+            blake3: r.blake3.clone(),
+            source: None,
+            transcript: None,
+            fingerprint: None,
+            package: Some(package.clone()),
+            oci_digest: Some(r.manifest_digest.clone()),
+        });
+        added.push(r.id.clone());
+    }
+    graph_of(&lock).map_err(|e| refuse(format!("its revisions do not fit this project's graph: {e}")))?;
+
+    // 6. Parameters: given, else already set, else the default.
+    let current = project.package_params.get(&name).cloned().unwrap_or_default();
+    if let Some(unknown) = opts.params.keys().find(|k| !index.params.contains_key(*k)) {
+        return Err(refuse(format!(
+            "the package has no parameter {unknown:?}; it takes: {}",
+            describe_params(&index)
+        )));
+    }
+    let mut params = BTreeMap::new();
+    for (key, spec) in &index.params {
+        let value = opts
+            .params
+            .get(key)
+            .or(current.get(key))
+            .or(spec.default.as_ref())
+            .ok_or_else(|| refuse(format!("parameter {key:?} ({}) has no default: pass --param {key}=<value>", spec.description)))?;
+        params.insert(key.clone(), value.clone());
+    }
+    let settings_path = root.join(SETTINGS_FILE);
+    let settings_text = match std::fs::read_to_string(&settings_path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&settings_path)(e)),
+    };
+    let new_settings = if params.is_empty() || params == current {
+        None
+    } else {
+        Some(
+            settings::with_params(settings_text.as_deref().unwrap_or(""), &name, &params)
+                .map_err(|e| refuse(format!("cannot record the parameters in {}: {e}", settings_path.display())))?,
+        )
+    };
+
+    // 7. Commit: components, then settings, then the lock (the switch-over).
+    for p in &pulled {
+        let Some(entry) = lock.get(&p.rev.id) else { continue };
+        let path = root.join(&entry.file);
+        if std::fs::read(&path).is_ok_and(|b| blake3::hash(&b).to_hex().as_str() == p.rev.blake3) {
+            continue;
+        }
+        let dir = path.parent().expect("a file under the project");
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        write_atomic(&path, &p.bytes)?;
+    }
+    if let Some(text) = new_settings {
+        write_atomic(&settings_path, text.as_bytes())?;
+    }
+    write_atomic(&root.join(LOCK_FILE), lock.to_toml().as_bytes())?;
+
+    // 8. Precompile into the project's cache, so the first run does not wait.
+    let cache = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())
+        .map_err(|e| refuse(e.to_string()))?;
+    for p in &pulled {
+        let comp = VerifiedComponent {
+            revision: p.rev.id.clone(),
+            bytes: p.bytes.clone(),
+            blake3: p.rev.blake3.clone(),
+        };
+        if let Err(e) = cache.prepare(&comp, &BTreeSet::new()) {
+            eprintln!("warning: installed, but could not precompile {}: {e}", p.rev.id);
+        }
+    }
+    Ok(Installed {
+        package,
+        digest: manifest_digest,
+        added,
+        kept,
+        params,
+    })
+}
+
+/// `name (description, default x), ...` of a package's parameters.
+pub fn describe_params(index: &PackageIndex) -> String {
+    if index.params.is_empty() {
+        return "no parameters".to_string();
+    }
+    index
+        .params
+        .iter()
+        .map(|(k, p)| match &p.default {
+            Some(d) => format!("{k} ({}; default {d:?})", p.description),
+            None => format!("{k} ({}; required)", p.description),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Installed packages of a project: `namespace/name@version` → its revisions.
+pub fn list(project: &Project) -> BTreeMap<String, Vec<&LockedRevision>> {
+    let mut out: BTreeMap<String, Vec<&LockedRevision>> = BTreeMap::new();
+    for r in project.graph.topological() {
+        let locked = project.locked(&r.id);
+        if let Some(p) = &locked.package {
+            out.entry(p.clone()).or_default().push(locked);
+        }
+    }
+    out
+}
