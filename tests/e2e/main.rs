@@ -10,6 +10,7 @@ mod faults;
 mod fingerprint;
 mod hostile;
 mod offline;
+mod packages;
 mod schema;
 mod untransacted;
 mod verification;
