@@ -100,11 +100,14 @@ pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
             std::fs::write(&public, format!("{text}\n"))?;
             say!("Private key: {} (keep it secret)", private.display());
             say!("Public key:  {} ({})", text, public.display());
-            say!("Installers trust it with, in their host.toml:\n[trust]\n\"<namespace>\" = [\"{text}\"]");
+            say!(
+                "Installers trust it with, in their host.toml:\n[trust]\n\"<namespace>\" = [\"{text}\"]"
+            );
         }
         PackageCommand::Package { action } => match action {
             PackageAction::Build { dir, locked } => {
-                let sandbox = Sandbox::new(Some(dir.join(STATE_DIR).join("cache")), Limits::default())?;
+                let sandbox =
+                    Sandbox::new(Some(dir.join(STATE_DIR).join("cache")), Limits::default())?;
                 let built = package::build::build(dir, &sandbox, !locked).await?;
                 let i = &built.index;
                 say!(
@@ -121,7 +124,14 @@ pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
             PackageAction::Sign { dir, key } => {
                 let (built, sig) = package::build::sign(dir, key)?;
                 let i = &built.index;
-                say!("Signed {}/{}@{} (index {}) with {}", i.namespace, i.name, i.version, built.digest, sig.key);
+                say!(
+                    "Signed {}/{}@{} (index {}) with {}",
+                    i.namespace,
+                    i.name,
+                    i.version,
+                    built.digest,
+                    sig.key
+                );
             }
             PackageAction::List => {
                 let project = Project::open(root)?;
@@ -161,7 +171,12 @@ pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
                 say!("No migration packages found in {host}.");
             }
             for f in found {
-                say!("{host}/{}  {}  {}", f.repository, f.versions.join(", "), f.description);
+                say!(
+                    "{host}/{}  {}  {}",
+                    f.repository,
+                    f.versions.join(", "),
+                    f.description
+                );
             }
         }
         PackageCommand::Install {
@@ -181,7 +196,9 @@ pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
             if !depends_on.is_empty() {
                 opts.depends_on = Some(depends_on.clone());
             }
-            let done = package::install::install(root, &registry(&r.registry, *insecure), &r, &opts).await?;
+            let done =
+                package::install::install(root, &registry(&r.registry, *insecure), &r, &opts)
+                    .await?;
             say!("Installed {} ({})", done.package, done.digest);
             for id in &done.added {
                 say!("  added {id}");

@@ -181,12 +181,10 @@ fn publish(pkg: &Path, reference: &str) -> String {
     let out = host(&["publish", reference, "--package", pkg.to_str().unwrap()])
         .ok()
         .stdout();
-    let digest = out
-        .split(['(', ')'])
+    out.split(['(', ')'])
         .find(|s| s.starts_with("sha256:"))
         .unwrap_or_else(|| panic!("no digest in {out}"))
-        .to_string();
-    digest
+        .to_string()
 }
 
 /// The TaskMan-v2 project trusting `keys` for namespace `ns`.
@@ -218,7 +216,11 @@ fn refused(db: &TestDb, project: &Path, reference: &str, extra: &[&str], expecte
     let err = db.host(project, &args).fails();
     assert!(err.contains(expected), "expected {expected:?} in: {err}");
     assert!(err.contains("othing was installed"), "{err}");
-    assert_eq!(snapshot(project), before, "a refused install changed the project");
+    assert_eq!(
+        snapshot(project),
+        before,
+        "a refused install changed the project"
+    );
     err
 }
 
@@ -324,7 +326,13 @@ fn publish_search_install_upgrade_and_downgrade_updated_at() {
     publish(v11.path(), &format!("{base}:1.1.0"));
     // Publishing the same bytes again is harmless; other bytes under a published version are not.
     publish(v1.path(), &format!("{base}:1.0.0"));
-    let err = host(&["publish", &format!("{base}:1.0.0"), "--package", v11.path().to_str().unwrap()]).fails();
+    let err = host(&[
+        "publish",
+        &format!("{base}:1.0.0"),
+        "--package",
+        v11.path().to_str().unwrap(),
+    ])
+    .fails();
     assert!(err.contains("publish as"), "{err}");
 
     let found = host(&["search", &reg.addr, "e2e-updated"]).ok().stdout();
@@ -332,45 +340,95 @@ fn publish_search_install_upgrade_and_downgrade_updated_at() {
         found.contains(&format!("{base}  1.0.0, 1.1.0  BEFORE UPDATE triggers")),
         "{found}"
     );
-    let none = host(&["search", &reg.addr, "no-such-package"]).ok().stdout();
+    let none = host(&["search", &reg.addr, "no-such-package"])
+        .ok()
+        .stdout();
     assert!(none.contains("No migration packages"), "{none}");
 
     let db = TestDb::new();
     let project = project_trusting(ns, &[&public]);
     let p = project.path();
     let out = db
-        .host(p, &["install", &format!("{base}:1.0.0"), "--param", "tables=tasks,projects"])
+        .host(
+            p,
+            &[
+                "install",
+                &format!("{base}:1.0.0"),
+                "--param",
+                "tables=tasks,projects",
+            ],
+        )
         .ok()
         .stdout();
-    assert!(out.contains(&format!("Installed {ns}/updated-at@1.0.0")), "{out}");
+    assert!(
+        out.contains(&format!("Installed {ns}/updated-at@1.0.0")),
+        "{out}"
+    );
     assert!(out.contains(&format!("added {UA1}")), "{out}");
     let settings = std::fs::read_to_string(p.join("host.toml")).unwrap();
     assert!(settings.starts_with("# trust\n"), "{settings}");
-    assert!(settings.contains(&format!("[packages.\"{ns}/updated-at\".params]\ntables = \"tasks,projects\"")), "{settings}");
+    assert!(
+        settings.contains(&format!(
+            "[packages.\"{ns}/updated-at\".params]\ntables = \"tasks,projects\""
+        )),
+        "{settings}"
+    );
     let lock = read_lock(p);
     let root = lock.get(UA1).unwrap();
-    assert_eq!(root.down_revisions, vec![REV3.to_string()], "the package continues the project's head");
-    assert_eq!(root.package.as_deref(), Some("e2e-updated/updated-at@1.0.0"));
+    assert_eq!(
+        root.down_revisions,
+        vec![REV3.to_string()],
+        "the package continues the project's head"
+    );
+    assert_eq!(
+        root.package.as_deref(),
+        Some("e2e-updated/updated-at@1.0.0")
+    );
     assert!(p.join(&root.file).exists());
     let list = db.host(p, &["package", "list"]).ok().stdout();
-    assert!(list.contains("e2e-updated/updated-at@1.0.0") && list.contains("tables = \"tasks,projects\""), "{list}");
+    assert!(
+        list.contains("e2e-updated/updated-at@1.0.0")
+            && list.contains("tables = \"tasks,projects\""),
+        "{list}"
+    );
 
     let out = db.host(p, &["run", "head"]).ok().stdout();
-    assert!(out.contains(&format!("{REV3} -> {UA1}, updated_at triggers")), "{out}");
+    assert!(
+        out.contains(&format!("{REV3} -> {UA1}, updated_at triggers")),
+        "{out}"
+    );
     assert_eq!(
         triggers(&db),
-        ["projects.projects_set_updated_at", "tasks.tasks_set_updated_at"]
+        [
+            "projects.projects_set_updated_at",
+            "tasks.tasks_set_updated_at"
+        ]
     );
     insert_project(&db, "p1");
-    assert!(noop_update_bumps(&db, "p1"), "1.0.0 bumps updated_at on every UPDATE");
+    assert!(
+        noop_update_bumps(&db, "p1"),
+        "1.0.0 bumps updated_at on every UPDATE"
+    );
 
     // Upgrade the package: 1.1.0 adds a revision on top of the installed one.
-    let out = db.host(p, &["install", &format!("{base}:1.1.0")]).ok().stdout();
-    assert!(out.contains(&format!("added {UA2}")) && out.contains(&format!("already installed: {UA1}")), "{out}");
-    assert!(out.contains("tables = \"tasks,projects\""), "parameters are kept: {out}");
+    let out = db
+        .host(p, &["install", &format!("{base}:1.1.0")])
+        .ok()
+        .stdout();
+    assert!(
+        out.contains(&format!("added {UA2}")) && out.contains(&format!("already installed: {UA1}")),
+        "{out}"
+    );
+    assert!(
+        out.contains("tables = \"tasks,projects\""),
+        "parameters are kept: {out}"
+    );
     let out = db.host(p, &["run", "head"]).ok().stdout();
     assert!(out.contains(&format!("{UA1} -> {UA2}")), "{out}");
-    assert!(!noop_update_bumps(&db, "p1"), "1.1.0 leaves unchanged rows alone");
+    assert!(
+        !noop_update_bumps(&db, "p1"),
+        "1.1.0 leaves unchanged rows alone"
+    );
     let err = db.host(p, &["install", &format!("{base}:1.0.0")]).fails();
     assert!(err.contains("which is newer"), "{err}");
 
@@ -379,13 +437,24 @@ fn publish_search_install_upgrade_and_downgrade_updated_at() {
     assert!(noop_update_bumps(&db, "p1"), "back to 1.0.0's function");
     db.host(p, &["downgrade", REV3]).ok();
     assert!(triggers(&db).is_empty());
-    assert_eq!(scalar(&db, "SELECT to_regproc('host_set_updated_at')::text"), None);
+    assert_eq!(
+        scalar(&db, "SELECT to_regproc('host_set_updated_at')::text"),
+        None
+    );
     assert_eq!(db.heads(), vec![REV3.to_string()]);
 
     // The parameters are part of what a run is: other parameters, another transcript,
     // even for a revision whose SQL does not read them.
-    db.host(p, &["install", &format!("{base}:1.1.0"), "--param", "tables=tasks"])
-        .ok();
+    db.host(
+        p,
+        &[
+            "install",
+            &format!("{base}:1.1.0"),
+            "--param",
+            "tables=tasks",
+        ],
+    )
+    .ok();
     db.host(p, &["run", "head"]).ok();
     assert_eq!(triggers(&db), ["tasks.tasks_set_updated_at"]);
     let t = transcripts(&db, UA2);
@@ -404,36 +473,76 @@ fn audit_log_installs_by_digest_next_to_updated_at() {
     build_and_sign(audit.path(), &key);
     build_and_sign(updated.path(), &key);
     let digest = publish(audit.path(), &format!("{}/{ns}/audit-log:1.0.0", reg.addr));
-    publish(updated.path(), &format!("{}/{ns}/updated-at:1.1.0", reg.addr));
+    publish(
+        updated.path(),
+        &format!("{}/{ns}/updated-at:1.1.0", reg.addr),
+    );
 
     let db = TestDb::new();
     let project = project_trusting(ns, &[&public]);
     let p = project.path();
-    db.host(p, &["install", &format!("{}/{ns}/updated-at:1.1.0", reg.addr)])
-        .ok();
+    db.host(
+        p,
+        &["install", &format!("{}/{ns}/updated-at:1.1.0", reg.addr)],
+    )
+    .ok();
     let by_digest = format!("{}/{ns}/audit-log@{digest}", reg.addr);
     // `tables` has no default: the installer must choose.
     refused(&db, p, &by_digest, &[], "--param tables=");
-    refused(&db, p, &by_digest, &["--param", "tabels=projects"], "has no parameter \"tabels\"");
-    refused(&db, p, &by_digest, &["--param", "tables=projects", "--depends-on", "nonexistent"], "neither a revision nor a branch label");
+    refused(
+        &db,
+        p,
+        &by_digest,
+        &["--param", "tabels=projects"],
+        "has no parameter \"tabels\"",
+    );
+    refused(
+        &db,
+        p,
+        &by_digest,
+        &["--param", "tables=projects", "--depends-on", "nonexistent"],
+        "neither a revision nor a branch label",
+    );
     let out = db
-        .host(p, &["install", &by_digest, "--param", "tables=projects,tasks", "--depends-on", "c7bb9a9f0570"])
+        .host(
+            p,
+            &[
+                "install",
+                &by_digest,
+                "--param",
+                "tables=projects,tasks",
+                "--depends-on",
+                "c7bb9a9f0570",
+            ],
+        )
         .ok()
         .stdout();
     assert!(out.contains(&digest), "{out}");
     let lock = read_lock(p);
-    assert_eq!(lock.get(AUDIT).unwrap().down_revisions, vec![UA2.to_string()]);
-    assert_eq!(lock.get(AUDIT).unwrap().depends_on, vec!["c7bb9a9f0570".to_string()]);
+    assert_eq!(
+        lock.get(AUDIT).unwrap().down_revisions,
+        vec![UA2.to_string()]
+    );
+    assert_eq!(
+        lock.get(AUDIT).unwrap().depends_on,
+        vec!["c7bb9a9f0570".to_string()]
+    );
 
     let out = db.host(p, &["run", "head"]).ok().stdout();
-    assert!(out.contains(&format!("{UA2} -> {AUDIT}, audit_log table and triggers")), "{out}");
+    assert!(
+        out.contains(&format!("{UA2} -> {AUDIT}, audit_log table and triggers")),
+        "{out}"
+    );
     insert_project(&db, "p1");
     db.client()
         .batch_execute("UPDATE projects SET id = 'p2' WHERE id = 'p1'; DELETE FROM projects")
         .unwrap();
     let ops: Vec<(String, String, Option<String>)> = db
         .client()
-        .query("SELECT table_name, operation, row_id FROM audit_log ORDER BY id", &[])
+        .query(
+            "SELECT table_name, operation, row_id FROM audit_log ORDER BY id",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -464,11 +573,13 @@ fn tampered_layer_is_refused() {
     let reference = format!("{}/{ns}/audit-log:1.0.0", reg.addr);
     publish(pkg.path(), &reference);
     // Alter the component's bytes where the registry keeps them.
-    let index: host::package::index::PackageIndex = serde_json::from_slice(
-        &std::fs::read(pkg.path().join("dist").join("index.json")).unwrap(),
-    )
-    .unwrap();
-    let hex = index.revisions[0].layer_digest.trim_start_matches("sha256:").to_string();
+    let index: host::package::index::PackageIndex =
+        serde_json::from_slice(&std::fs::read(pkg.path().join("dist").join("index.json")).unwrap())
+            .unwrap();
+    let hex = index.revisions[0]
+        .layer_digest
+        .trim_start_matches("sha256:")
+        .to_string();
     let blob = reg
         .storage
         .join("docker/registry/v2/blobs/sha256")
@@ -482,7 +593,13 @@ fn tampered_layer_is_refused() {
 
     let db = TestDb::new();
     let project = project_trusting(ns, &[&public]);
-    refused(&db, project.path(), &reference, &["--param", "tables=projects"], "tampered with");
+    refused(
+        &db,
+        project.path(),
+        &reference,
+        &["--param", "tables=projects"],
+        "tampered with",
+    );
 }
 
 #[test]
@@ -515,18 +632,48 @@ fn wrong_signature_unknown_key_and_unsigned_are_refused() {
 
     // An unsigned package cannot even be published.
     let pkg3 = package_copy("updated-at", ns, "1.2.0", None);
-    host(&["package", "build", "--locked", pkg3.path().to_str().unwrap()]).ok();
-    let err = host(&["publish", &format!("{}/{ns}/updated-at:1.2.0", reg.addr), "--package", pkg3.path().to_str().unwrap()]).fails();
-    assert!(err.contains("is not signed") && err.contains("host package sign"), "{err}");
+    host(&[
+        "package",
+        "build",
+        "--locked",
+        pkg3.path().to_str().unwrap(),
+    ])
+    .ok();
+    let err = host(&[
+        "publish",
+        &format!("{}/{ns}/updated-at:1.2.0", reg.addr),
+        "--package",
+        pkg3.path().to_str().unwrap(),
+    ])
+    .fails();
+    assert!(
+        err.contains("is not signed") && err.contains("host package sign"),
+        "{err}"
+    );
 
     let db = TestDb::new();
     let trusting = project_trusting(ns, &[&public]);
-    refused(&db, trusting.path(), &bad, &["--param", "tables=projects"], "does not verify");
+    refused(
+        &db,
+        trusting.path(),
+        &bad,
+        &["--param", "tables=projects"],
+        "does not verify",
+    );
     let other = project_trusting(ns, &[&stranger]);
     refused(&db, other.path(), &good, &[], "which is not a trusted key");
     let elsewhere = project_trusting("someone-else", &[&public]);
-    let err = refused(&db, elsewhere.path(), &good, &[], "no key is trusted for namespace");
-    assert!(err.contains(&public), "the message shows the key to trust: {err}");
+    let err = refused(
+        &db,
+        elsewhere.path(),
+        &good,
+        &[],
+        "no key is trusted for namespace",
+    );
+    assert!(
+        err.contains(&public),
+        "the message shows the key to trust: {err}"
+    );
     // The trusting project does install the good one.
     db.host(trusting.path(), &["install", &good]).ok();
 }
@@ -567,10 +714,63 @@ fn a_missing_registry_or_package_is_named() {
     let reg = registry();
     let db = TestDb::new();
     let project = project_trusting("e2e-missing", &[]);
-    refused(&db, project.path(), &format!("{}/e2e-missing/nothing:1.0.0", reg.addr), &[], "has no e2e-missing/nothing:1.0.0");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    refused(
+        &db,
+        project.path(),
+        &format!("{}/e2e-missing/nothing:1.0.0", reg.addr),
+        &[],
+        "has no e2e-missing/nothing:1.0.0",
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let err = db
-        .host(project.path(), &["install", &format!("{closed}/e2e-missing/nothing:1.0.0")])
+        .host(
+            project.path(),
+            &["install", &format!("{closed}/e2e-missing/nothing:1.0.0")],
+        )
         .fails();
     assert!(err.contains(&closed.to_string()), "{err}");
+}
+
+#[test]
+fn package_build_from_source_reproduces_the_committed_package() {
+    // A copy named like the original, its guest-sdk a symlink as in the
+    // repository: the build remaps both paths, so the bytes must be the same.
+    let src = repo().join("packages").join("updated-at");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("updated-at");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["Cargo.toml", "Cargo.lock", "package.toml"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    for krate in ["set_updated_at", "skip_unchanged_rows"] {
+        std::fs::create_dir_all(dir.join(krate).join("src")).unwrap();
+        for f in ["Cargo.toml", "src/lib.rs"] {
+            std::fs::copy(src.join(krate).join(f), dir.join(krate).join(f)).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(repo().join("guest-sdk"), dir.join("guest-sdk")).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
+    cmd.args(["package", "build"])
+        .arg(&dir)
+        // Share compiled guest dependencies with the other building tests.
+        .env("CARGO_TARGET_DIR", repo().join("target").join("e2e-guests"));
+    let run = Run {
+        output: cmd.output().unwrap(),
+    };
+    let out = run.ok().stdout();
+    let built = std::fs::read(dir.join("dist").join("index.json")).unwrap();
+    let committed = read_lock(&src);
+    let index = host::package::index::PackageIndex::from_bytes(&built).unwrap();
+    let hashes: Vec<&str> = index.revisions.iter().map(|r| r.blake3.as_str()).collect();
+    let locked: Vec<&str> = committed
+        .revisions
+        .iter()
+        .map(|r| r.blake3.as_str())
+        .collect();
+    assert_eq!(hashes, locked, "{out}");
+    assert_eq!(index.version, "1.1.0");
+    assert_eq!(index.revisions[1].down_revisions, [UA1]);
 }

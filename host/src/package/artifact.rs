@@ -152,7 +152,11 @@ pub fn revision_artifact(
         artifact_type: None,
         config: Descriptor::of(WASM_CONFIG_MEDIA_TYPE, &config),
         layers: vec![layer],
-        annotations: [("org.opencontainers.image.title".to_string(), title.to_string())].into(),
+        annotations: [(
+            "org.opencontainers.image.title".to_string(),
+            title.to_string(),
+        )]
+        .into(),
     };
     RevisionArtifact {
         config,
@@ -190,12 +194,19 @@ pub fn index_manifest(
 
 /// Parses a manifest, refusing anything but an OCI image manifest.
 pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, String> {
-    let m: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("not an OCI manifest: {e}"))?;
+    let m: Manifest =
+        serde_json::from_slice(bytes).map_err(|e| format!("not an OCI manifest: {e}"))?;
     if m.schema_version != 2 {
         return Err(format!("manifest schemaVersion {}", m.schema_version));
     }
-    if m.media_type.as_deref().is_some_and(|t| t != MANIFEST_MEDIA_TYPE) {
-        return Err(format!("manifest media type {:?}", m.media_type.unwrap_or_default()));
+    if m.media_type
+        .as_deref()
+        .is_some_and(|t| t != MANIFEST_MEDIA_TYPE)
+    {
+        return Err(format!(
+            "manifest media type {:?}",
+            m.media_type.unwrap_or_default()
+        ));
     }
     for d in std::iter::once(&m.config).chain(&m.layers) {
         if !is_digest(&d.digest) {
@@ -219,7 +230,10 @@ pub fn wasm_layer(m: &Manifest) -> Result<&Descriptor, String> {
             "its layer has media type {:?}, not {WASM_LAYER_MEDIA_TYPE:?}",
             one.media_type
         )),
-        more => Err(format!("it has {} layers, the CNCF wasm layout has exactly one", more.len())),
+        more => Err(format!(
+            "it has {} layers, the CNCF wasm layout has exactly one",
+            more.len()
+        )),
     }
 }
 

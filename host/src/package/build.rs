@@ -53,7 +53,12 @@ pub async fn build(dir: &Path, sandbox: &Sandbox, compile: bool) -> Result<Built
         return Err(invalid("the package has no revisions".into()));
     }
     for r in &lock.revisions {
-        if let Some(outside) = r.down_revisions.iter().chain(&r.depends_on).find(|p| !ids.contains(p.as_str())) {
+        if let Some(outside) = r
+            .down_revisions
+            .iter()
+            .chain(&r.depends_on)
+            .find(|p| !ids.contains(p.as_str()))
+        {
             return Err(invalid(format!(
                 "revision {} builds on {outside}, which is not in the package; a package's root has no parents, and what it needs from the installing project goes into depends_on in package.toml",
                 r.id
@@ -73,8 +78,12 @@ pub async fn build(dir: &Path, sandbox: &Sandbox, compile: bool) -> Result<Built
                 r.file, r.id, r.blake3
             )));
         }
-        let (imports, exports) = world_names(&bytes)
-            .map_err(|e| invalid(format!("revision {}: {} is not a component: {e}", r.id, r.file)))?;
+        let (imports, exports) = world_names(&bytes).map_err(|e| {
+            invalid(format!(
+                "revision {}: {} is not a component: {e}",
+                r.id, r.file
+            ))
+        })?;
         let title = format!("{}/{} {}", spec.package.namespace, spec.package.name, r.id);
         let art = revision_artifact(&bytes, &imports, &exports, &title);
         let [wasm, config, manifest] = revision_files(&dist, &r.id);
@@ -124,7 +133,10 @@ pub fn read_built(dir: &Path) -> Result<(Vec<u8>, Built), PackageError> {
     let path = dir.join(DIST_DIR).join(INDEX_FILE);
     let bytes = std::fs::read(&path).map_err(|e| PackageError::Invalid {
         dir: dir.to_path_buf(),
-        message: format!("cannot read {}: {e}; run `host package build` first", path.display()),
+        message: format!(
+            "cannot read {}: {e}; run `host package build` first",
+            path.display()
+        ),
     })?;
     let index = PackageIndex::from_bytes(&bytes).map_err(|e| PackageError::Invalid {
         dir: dir.to_path_buf(),

@@ -86,7 +86,9 @@ impl PackageIndex {
 
     /// Revisions with no parent inside the package: they attach to the project.
     pub fn roots(&self) -> impl Iterator<Item = &IndexedRevision> {
-        self.revisions.iter().filter(|r| r.down_revisions.is_empty())
+        self.revisions
+            .iter()
+            .filter(|r| r.down_revisions.is_empty())
     }
 }
 
@@ -109,7 +111,13 @@ mod tests {
         };
         let bytes = index.to_bytes();
         assert_eq!(PackageIndex::from_bytes(&bytes).unwrap(), index);
-        let other = String::from_utf8(bytes).unwrap().replace("\"format\": 1", "\"format\": 2");
-        assert!(PackageIndex::from_bytes(other.as_bytes()).unwrap_err().contains("format 2"));
+        let other = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"format\": 1", "\"format\": 2");
+        assert!(
+            PackageIndex::from_bytes(other.as_bytes())
+                .unwrap_err()
+                .contains("format 2")
+        );
     }
 }

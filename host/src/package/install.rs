@@ -5,7 +5,9 @@
 //! Every check runs before the first write; the lock is written last, by a
 //! rename, so a refused or interrupted install leaves the project as it was.
 
-use super::artifact::{INDEX_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIGNER_ANNOTATION, parse_manifest, wasm_layer};
+use super::artifact::{
+    INDEX_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIGNER_ANNOTATION, parse_manifest, wasm_layer,
+};
 use super::index::{IndexedRevision, PackageIndex};
 use super::oci::Registry;
 use super::reference::Reference;
@@ -66,7 +68,13 @@ pub async fn install(
     // 1. The index, and whose it is.
     let (manifest_bytes, manifest_digest) = registry
         .manifest(&repo, reference.reference())?
-        .ok_or_else(|| refuse(format!("the registry has no {repo}:{}; `host search {}` lists what it has", reference.reference(), reference.registry)))?;
+        .ok_or_else(|| {
+            refuse(format!(
+                "the registry has no {repo}:{}; `host search {}` lists what it has",
+                reference.reference(),
+                reference.registry
+            ))
+        })?;
     let manifest = parse_manifest(&manifest_bytes).map_err(&refuse)?;
     if manifest.config.media_type != INDEX_MEDIA_TYPE {
         return Err(refuse(format!(
@@ -75,20 +83,29 @@ pub async fn install(
         )));
     }
     let index_bytes = registry.blob(&repo, &manifest.config.digest, "the package index")?;
-    let index = PackageIndex::from_bytes(&index_bytes).map_err(|e| refuse(format!("the package index is invalid: {e}")))?;
+    let index = PackageIndex::from_bytes(&index_bytes)
+        .map_err(|e| refuse(format!("the package index is invalid: {e}")))?;
     let package = format!("{}@{}", index.full_name(), index.version);
     if index.full_name() != repo {
-        return Err(refuse(format!("the index describes {package}, not a package of repository {repo}")));
+        return Err(refuse(format!(
+            "the index describes {package}, not a package of repository {repo}"
+        )));
     }
     if let Some(tag) = &reference.tag
         && *tag != index.version
     {
-        return Err(refuse(format!("tag {tag} holds version {} of the package", index.version)));
+        return Err(refuse(format!(
+            "tag {tag} holds version {} of the package",
+            index.version
+        )));
     }
 
     // 2. Who signed it, and whether that key may sign for this namespace.
     let annotation = |k: &str| manifest.annotations.get(k).cloned();
-    let sig = match (annotation(SIGNER_ANNOTATION), annotation(SIGNATURE_ANNOTATION)) {
+    let sig = match (
+        annotation(SIGNER_ANNOTATION),
+        annotation(SIGNATURE_ANNOTATION),
+    ) {
         (Some(key), Some(signature)) => IndexSignature { key, signature },
         _ => return Err(super::sign::SignError::Unsigned { package }.into()),
     };
@@ -108,9 +125,15 @@ pub async fn install(
         let what = format!("revision {} of {package}", rev.id);
         let (bytes, _) = registry
             .manifest(&repo, &rev.manifest_digest)?
-            .ok_or_else(|| refuse(format!("the registry lost the artifact of {what} ({})", rev.manifest_digest)))?;
+            .ok_or_else(|| {
+                refuse(format!(
+                    "the registry lost the artifact of {what} ({})",
+                    rev.manifest_digest
+                ))
+            })?;
         let m = parse_manifest(&bytes).map_err(|e| refuse(format!("{what}: {e}")))?;
-        let layer = wasm_layer(&m).map_err(|e| refuse(format!("{what} is not a CNCF wasm artifact: {e}")))?;
+        let layer = wasm_layer(&m)
+            .map_err(|e| refuse(format!("{what} is not a CNCF wasm artifact: {e}")))?;
         if layer.digest != rev.layer_digest {
             return Err(refuse(format!(
                 "{what}: the artifact's layer is {}, the signed index says {}",
@@ -142,10 +165,27 @@ pub async fn install(
         let prepared = checker
             .prepare(&comp, &BTreeSet::new())
             .map_err(|e| refuse(e.to_string()))?;
-        let info = checker.info(&prepared).await.map_err(|e| refuse(e.to_string()))?;
+        let info = checker
+            .info(&prepared)
+            .await
+            .map_err(|e| refuse(e.to_string()))?;
         let r = &p.rev;
-        let claimed = (&r.id, &r.down_revisions, &r.branch_labels, &r.depends_on, &r.message, r.transactional);
-        let actual = (&info.id, &info.down_revisions, &info.branch_labels, &info.depends_on, &info.message, info.transactional);
+        let claimed = (
+            &r.id,
+            &r.down_revisions,
+            &r.branch_labels,
+            &r.depends_on,
+            &r.message,
+            r.transactional,
+        );
+        let actual = (
+            &info.id,
+            &info.down_revisions,
+            &info.branch_labels,
+            &info.depends_on,
+            &info.message,
+            info.transactional,
+        );
         if claimed != actual {
             return Err(refuse(format!(
                 "revision {}: the component describes itself as {} (parents {:?}), not as the index says",
@@ -179,7 +219,10 @@ pub async fn install(
             dropped.package.as_deref().unwrap_or_default()
         )));
     }
-    let depends_on = opts.depends_on.clone().unwrap_or_else(|| index.depends_on.clone());
+    let depends_on = opts
+        .depends_on
+        .clone()
+        .unwrap_or_else(|| index.depends_on.clone());
     let mut resolved_deps = Vec::new();
     for d in &depends_on {
         let id = if project.graph.contains(d) {
@@ -193,7 +236,12 @@ pub async fn install(
         };
         resolved_deps.push(id);
     }
-    let heads: Vec<String> = project.graph.heads().into_iter().map(String::from).collect();
+    let heads: Vec<String> = project
+        .graph
+        .heads()
+        .into_iter()
+        .map(String::from)
+        .collect();
     let mut lock = project.lock.clone();
     let mut added = Vec::new();
     let mut kept = Vec::new();
@@ -204,7 +252,10 @@ pub async fn install(
                 return Err(refuse(format!(
                     "revision id {} is already in this project ({}); two packages, or a package and the project, cannot share a revision id",
                     r.id,
-                    existing.package.as_deref().unwrap_or("the project's own revision")
+                    existing
+                        .package
+                        .as_deref()
+                        .unwrap_or("the project's own revision")
                 )));
             }
             if existing.blake3 != r.blake3 {
@@ -224,10 +275,18 @@ pub async fn install(
             id: r.id.clone(),
             // A package's root continues the project where it is now, so
             // `host run head` stays one line of history.
-            down_revisions: if root { heads.clone() } else { r.down_revisions.clone() },
+            down_revisions: if root {
+                heads.clone()
+            } else {
+                r.down_revisions.clone()
+            },
             branch_labels: r.branch_labels.clone(),
             depends_on: if root {
-                resolved_deps.iter().filter(|d| !heads.contains(d)).cloned().collect()
+                resolved_deps
+                    .iter()
+                    .filter(|d| !heads.contains(d))
+                    .cloned()
+                    .collect()
             } else {
                 r.depends_on.clone()
             },
@@ -243,10 +302,18 @@ pub async fn install(
         });
         added.push(r.id.clone());
     }
-    graph_of(&lock).map_err(|e| refuse(format!("its revisions do not fit this project's graph: {e}")))?;
+    graph_of(&lock).map_err(|e| {
+        refuse(format!(
+            "its revisions do not fit this project's graph: {e}"
+        ))
+    })?;
 
     // 6. Parameters: given, else already set, else the default.
-    let current = project.package_params.get(&name).cloned().unwrap_or_default();
+    let current = project
+        .package_params
+        .get(&name)
+        .cloned()
+        .unwrap_or_default();
     if let Some(unknown) = opts.params.keys().find(|k| !index.params.contains_key(*k)) {
         return Err(refuse(format!(
             "the package has no parameter {unknown:?}; it takes: {}",
@@ -260,7 +327,12 @@ pub async fn install(
             .get(key)
             .or(current.get(key))
             .or(spec.default.as_ref())
-            .ok_or_else(|| refuse(format!("parameter {key:?} ({}) has no default: pass --param {key}=<value>", spec.description)))?;
+            .ok_or_else(|| {
+                refuse(format!(
+                    "parameter {key:?} ({}) has no default: pass --param {key}=<value>",
+                    spec.description
+                ))
+            })?;
         params.insert(key.clone(), value.clone());
     }
     let settings_path = root.join(SETTINGS_FILE);
@@ -273,14 +345,22 @@ pub async fn install(
         None
     } else {
         Some(
-            settings::with_params(settings_text.as_deref().unwrap_or(""), &name, &params)
-                .map_err(|e| refuse(format!("cannot record the parameters in {}: {e}", settings_path.display())))?,
+            settings::with_params(settings_text.as_deref().unwrap_or(""), &name, &params).map_err(
+                |e| {
+                    refuse(format!(
+                        "cannot record the parameters in {}: {e}",
+                        settings_path.display()
+                    ))
+                },
+            )?,
         )
     };
 
     // 7. Commit: components, then settings, then the lock (the switch-over).
     for p in &pulled {
-        let Some(entry) = lock.get(&p.rev.id) else { continue };
+        let Some(entry) = lock.get(&p.rev.id) else {
+            continue;
+        };
         let path = root.join(&entry.file);
         if std::fs::read(&path).is_ok_and(|b| blake3::hash(&b).to_hex().as_str() == p.rev.blake3) {
             continue;
@@ -304,7 +384,10 @@ pub async fn install(
             blake3: p.rev.blake3.clone(),
         };
         if let Err(e) = cache.prepare(&comp, &BTreeSet::new()) {
-            eprintln!("warning: installed, but could not precompile {}: {e}", p.rev.id);
+            eprintln!(
+                "warning: installed, but could not precompile {}: {e}",
+                p.rev.id
+            );
         }
     }
     Ok(Installed {

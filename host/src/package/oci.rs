@@ -74,7 +74,10 @@ impl Credentials {
     }
 
     fn basic(&self) -> String {
-        format!("Basic {}", base64(format!("{}:{}", self.user, self.password).as_bytes()))
+        format!(
+            "Basic {}",
+            base64(format!("{}:{}", self.user, self.password).as_bytes())
+        )
     }
 }
 
@@ -83,7 +86,10 @@ fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -101,12 +107,18 @@ pub fn is_loopback(registry: &str) -> bool {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => registry.split(':').next().unwrap_or(""),
     };
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Parameters of a `WWW-Authenticate: Bearer realm=..,service=..,scope=..` challenge.
 fn bearer_challenge(header: &str) -> Option<Vec<(String, String)>> {
-    let rest = header.trim().strip_prefix("Bearer ").or_else(|| header.trim().strip_prefix("bearer "))?;
+    let rest = header
+        .trim()
+        .strip_prefix("Bearer ")
+        .or_else(|| header.trim().strip_prefix("bearer "))?;
     let mut params = Vec::new();
     let mut s = rest.trim();
     while !s.is_empty() {
@@ -128,7 +140,9 @@ fn bearer_challenge(header: &str) -> Option<Vec<(String, String)>> {
 fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -141,6 +155,18 @@ struct Reply {
     link: Option<String>,
     content_type: Option<String>,
     body: Vec<u8>,
+}
+
+/// One request, apart from its URL and credentials.
+#[derive(Clone, Copy)]
+struct Exchange<'a> {
+    method: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+    body: Option<&'a [u8]>,
+    /// Largest response body accepted.
+    limit: u64,
+    /// What is being done, for errors.
+    what: &'a str,
 }
 
 /// A connection to one registry.
@@ -156,7 +182,11 @@ pub struct Registry {
 impl Registry {
     /// A client for `host` (`name[:port]`): HTTPS, or HTTP for loopback or with `insecure`.
     pub fn new(host: &str, insecure: bool, credentials: Option<Credentials>) -> Registry {
-        let scheme = if insecure || is_loopback(host) { "http" } else { "https" };
+        let scheme = if insecure || is_loopback(host) {
+            "http"
+        } else {
+            "https"
+        };
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(15)))
@@ -187,7 +217,9 @@ impl Registry {
         let e = e.to_string();
         let hint = if e.contains("refused") {
             "; is the registry running at this address?"
-        } else if self.base.starts_with("https") && (e.contains("ssl") || e.contains("SSL") || e.contains("tls")) {
+        } else if self.base.starts_with("https")
+            && (e.contains("ssl") || e.contains("SSL") || e.contains("tls"))
+        {
             "; for a registry without TLS pass --insecure"
         } else {
             ""
@@ -201,14 +233,17 @@ impl Registry {
 
     fn once(
         &self,
-        method: &str,
+        call: &Exchange<'_>,
         url: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
         auth: Option<&str>,
-        limit: u64,
-        what: &str,
     ) -> Result<(Reply, Option<String>), OciError> {
+        let Exchange {
+            method,
+            headers,
+            body,
+            limit,
+            what,
+        } = *call;
         let mut req = ureq::http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -267,8 +302,15 @@ impl Registry {
         } else {
             format!("{}{path}", self.base)
         };
+        let call = Exchange {
+            method,
+            headers,
+            body,
+            limit,
+            what,
+        };
         let auth = self.auth.borrow().clone();
-        let (reply, challenge) = self.once(method, &url, headers, body, auth.as_deref(), limit, what)?;
+        let (reply, challenge) = self.once(&call, &url, auth.as_deref())?;
         if reply.status != 401 {
             return Ok(reply);
         }
@@ -279,12 +321,16 @@ impl Registry {
             return Ok(reply);
         }
         *self.auth.borrow_mut() = Some(fresh.clone());
-        Ok(self.once(method, &url, headers, body, Some(&fresh), limit, what)?.0)
+        Ok(self.once(&call, &url, Some(&fresh))?.0)
     }
 
     /// The Authorization header that answers a challenge, if we can answer it.
     fn answer(&self, challenge: &str, what: &str) -> Result<Option<String>, OciError> {
-        if challenge.trim_start().to_ascii_lowercase().starts_with("basic") {
+        if challenge
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("basic")
+        {
             return Ok(self.credentials.as_ref().map(Credentials::basic));
         }
         let Some(params) = bearer_challenge(challenge) else {
@@ -304,15 +350,23 @@ impl Registry {
         }
         let basic = self.credentials.as_ref().map(Credentials::basic);
         let token_what = format!("{what} (token from {realm})");
-        let (reply, _) = self.once("GET", &url, &[], None, basic.as_deref(), MAX_MANIFEST, &token_what)?;
+        let token_call = Exchange {
+            method: "GET",
+            headers: &[],
+            body: None,
+            limit: MAX_MANIFEST,
+            what: &token_what,
+        };
+        let (reply, _) = self.once(&token_call, &url, basic.as_deref())?;
         if reply.status != 200 {
             return Err(self.status(&token_what, &reply));
         }
-        let json: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|e| OciError::Content {
-            registry: self.host.clone(),
-            what: token_what.clone(),
-            detail: format!("the token service answered something that is not JSON: {e}"),
-        })?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&reply.body).map_err(|e| OciError::Content {
+                registry: self.host.clone(),
+                what: token_what.clone(),
+                detail: format!("the token service answered something that is not JSON: {e}"),
+            })?;
         Ok(json["token"]
             .as_str()
             .or(json["access_token"].as_str())
@@ -321,7 +375,9 @@ impl Registry {
 
     fn status(&self, what: &str, reply: &Reply) -> OciError {
         let hint = match reply.status {
-            401 | 403 => "; set HOST_REGISTRY_USER and HOST_REGISTRY_PASSWORD to credentials allowed to do this",
+            401 | 403 => {
+                "; set HOST_REGISTRY_USER and HOST_REGISTRY_PASSWORD to credentials allowed to do this"
+            }
             404 => "; check the registry, repository and tag or digest",
             _ => "",
         };
@@ -341,7 +397,11 @@ impl Registry {
 
     /// Fetches a manifest by tag or digest: its bytes and digest. A manifest
     /// fetched by digest is checked against it.
-    pub fn manifest(&self, repo: &str, reference: &str) -> Result<Option<(Vec<u8>, String)>, OciError> {
+    pub fn manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<(Vec<u8>, String)>, OciError> {
         let what = format!("fetching manifest {repo}:{reference}");
         let reply = self.send(
             "GET",
@@ -363,7 +423,9 @@ impl Registry {
             return Err(OciError::Content {
                 registry: self.host.clone(),
                 what,
-                detail: format!("it is a {ct}, not an OCI image manifest; this is not a migration package"),
+                detail: format!(
+                    "it is a {ct}, not an OCI image manifest; this is not a migration package"
+                ),
             });
         }
         let actual = digest(&reply.body);
@@ -380,7 +442,14 @@ impl Registry {
     /// Fetches a blob and checks it against its digest.
     pub fn blob(&self, repo: &str, blob_digest: &str, what: &str) -> Result<Vec<u8>, OciError> {
         let what = format!("fetching {what} ({blob_digest})");
-        let reply = self.send("GET", &format!("/v2/{repo}/blobs/{blob_digest}"), &[], None, MAX_BLOB, &what)?;
+        let reply = self.send(
+            "GET",
+            &format!("/v2/{repo}/blobs/{blob_digest}"),
+            &[],
+            None,
+            MAX_BLOB,
+            &what,
+        )?;
         if reply.status != 200 {
             return Err(self.status(&what, &reply));
         }
@@ -389,7 +458,10 @@ impl Registry {
             return Err(OciError::Content {
                 registry: self.host.clone(),
                 what,
-                detail: format!("the registry sent {} bytes with digest {actual}: the content was tampered with or corrupted", reply.body.len()),
+                detail: format!(
+                    "the registry sent {} bytes with digest {actual}: the content was tampered with or corrupted",
+                    reply.body.len()
+                ),
             });
         }
         Ok(reply.body)
@@ -399,11 +471,25 @@ impl Registry {
     pub fn push_blob(&self, repo: &str, bytes: &[u8]) -> Result<String, OciError> {
         let d = digest(bytes);
         let what = format!("uploading blob {d} to {repo}");
-        let head = self.send("HEAD", &format!("/v2/{repo}/blobs/{d}"), &[], None, 0, &what)?;
+        let head = self.send(
+            "HEAD",
+            &format!("/v2/{repo}/blobs/{d}"),
+            &[],
+            None,
+            0,
+            &what,
+        )?;
         if head.status == 200 {
             return Ok(d);
         }
-        let start = self.send("POST", &format!("/v2/{repo}/blobs/uploads/"), &[], Some(&[]), MAX_MANIFEST, &what)?;
+        let start = self.send(
+            "POST",
+            &format!("/v2/{repo}/blobs/uploads/"),
+            &[],
+            Some(&[]),
+            MAX_MANIFEST,
+            &what,
+        )?;
         if start.status != 202 {
             return Err(self.status(&what, &start));
         }
@@ -429,7 +515,12 @@ impl Registry {
     }
 
     /// Uploads a manifest under a tag or its digest.
-    pub fn push_manifest(&self, repo: &str, reference: &str, bytes: &[u8]) -> Result<String, OciError> {
+    pub fn push_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        bytes: &[u8],
+    ) -> Result<String, OciError> {
         let what = format!("pushing manifest {repo}:{reference}");
         let reply = self.send(
             "PUT",
@@ -446,7 +537,12 @@ impl Registry {
     }
 
     /// Follows `Link: <...>; rel="next"` pages of a list endpoint.
-    fn paged(&self, first: String, field: &str, what: &str) -> Result<Option<Vec<String>>, OciError> {
+    fn paged(
+        &self,
+        first: String,
+        field: &str,
+        what: &str,
+    ) -> Result<Option<Vec<String>>, OciError> {
         let mut out = Vec::new();
         let mut next = Some(first);
         while let Some(path) = next.take() {
@@ -457,11 +553,12 @@ impl Registry {
             if reply.status != 200 {
                 return Err(self.status(what, &reply));
             }
-            let json: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|e| OciError::Content {
-                registry: self.host.clone(),
-                what: what.to_string(),
-                detail: format!("not JSON: {e}"),
-            })?;
+            let json: serde_json::Value =
+                serde_json::from_slice(&reply.body).map_err(|e| OciError::Content {
+                    registry: self.host.clone(),
+                    what: what.to_string(),
+                    detail: format!("not JSON: {e}"),
+                })?;
             out.extend(
                 json[field]
                     .as_array()
@@ -506,7 +603,13 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg==")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }
@@ -524,11 +627,25 @@ mod tests {
 
     #[test]
     fn only_loopback_gets_plain_http() {
-        assert!(is_loopback("127.0.0.1:5000") && is_loopback("localhost") && is_loopback("[::1]:80"));
+        assert!(
+            is_loopback("127.0.0.1:5000") && is_loopback("localhost") && is_loopback("[::1]:80")
+        );
         assert!(!is_loopback("ghcr.io") && !is_loopback("10.0.0.1:5000"));
-        assert!(Registry::new("ghcr.io", false, None).base.starts_with("https://"));
-        assert!(Registry::new("127.0.0.1:5000", false, None).base.starts_with("http://"));
-        assert!(Registry::new("reg.lan:5000", true, None).base.starts_with("http://"));
+        assert!(
+            Registry::new("ghcr.io", false, None)
+                .base
+                .starts_with("https://")
+        );
+        assert!(
+            Registry::new("127.0.0.1:5000", false, None)
+                .base
+                .starts_with("http://")
+        );
+        assert!(
+            Registry::new("reg.lan:5000", true, None)
+                .base
+                .starts_with("http://")
+        );
     }
 
     #[test]

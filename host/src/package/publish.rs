@@ -18,7 +18,11 @@ pub fn revision_tag(id: &str) -> String {
 
 /// Pushes a built, signed package as `reference` (whose tag must be the
 /// package's version); returns the index manifest's digest.
-pub fn publish(dir: &Path, reference: &Reference, registry: &Registry) -> Result<String, PackageError> {
+pub fn publish(
+    dir: &Path,
+    reference: &Reference,
+    registry: &Registry,
+) -> Result<String, PackageError> {
     let invalid = |message: String| PackageError::Invalid {
         dir: dir.to_path_buf(),
         message,
@@ -27,7 +31,8 @@ pub fn publish(dir: &Path, reference: &Reference, registry: &Registry) -> Result
     let index = &built.index;
     let sig_path = dir.join(DIST_DIR).join(SIGNATURE_FILE);
     let sig: IndexSignature = match std::fs::read(&sig_path) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| invalid(format!("{}: {e}", sig_path.display())))?,
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| invalid(format!("{}: {e}", sig_path.display())))?,
         Err(_) => {
             return Err(invalid(format!(
                 "{}/{}@{} is not signed; sign it with `host package sign {} --key <your.key>` (installers refuse unsigned packages)",
@@ -55,7 +60,13 @@ pub fn publish(dir: &Path, reference: &Reference, registry: &Registry) -> Result
         )));
     }
     let repo = reference.repository();
-    let manifest = index_manifest(&index_bytes, &index.version, &index.description, &sig.key, &sig.signature);
+    let manifest = index_manifest(
+        &index_bytes,
+        &index.version,
+        &index.description,
+        &sig.key,
+        &sig.signature,
+    );
     let manifest_digest = digest(&manifest);
     if let Some((_, existing)) = registry.manifest(&repo, &index.version)?
         && existing != manifest_digest
@@ -108,12 +119,16 @@ pub fn search(registry: &Registry, term: Option<&str>) -> Result<Vec<Found>, Pac
             .filter(|t| super::spec::valid_version(t))
             .collect();
         versions.sort_by_key(|v| version_key(v));
-        let Some(newest) = versions.last() else { continue };
+        let Some(newest) = versions.last() else {
+            continue;
+        };
         // Only repositories whose newest version is a package index are packages.
         let Some((bytes, _)) = registry.manifest(&repo, newest)? else {
             continue;
         };
-        let Ok(m) = parse_manifest(&bytes) else { continue };
+        let Ok(m) = parse_manifest(&bytes) else {
+            continue;
+        };
         if m.config.media_type != INDEX_MEDIA_TYPE {
             continue;
         }

@@ -110,7 +110,10 @@ mod tests {
             "reg/ns/name@sha256:xyz",
             "reg/ns/name:1.0+b",
         ] {
-            assert!(Reference::parse(bad).unwrap_err().contains("expected"), "{bad}");
+            assert!(
+                Reference::parse(bad).unwrap_err().contains("expected"),
+                "{bad}"
+            );
         }
     }
 }

@@ -127,11 +127,25 @@ mod tests {
         let params = [("tables".to_string(), "tasks,projects".to_string())].into();
         let out = with_params(text, "pgwasm/updated-at", &params).unwrap();
         assert!(out.starts_with("# mine\n[revisions.abc]"), "{out}");
-        assert!(out.contains("[packages.\"pgwasm/updated-at\".params]"), "{out}");
+        assert!(
+            out.contains("[packages.\"pgwasm/updated-at\".params]"),
+            "{out}"
+        );
         let parsed = parse(&out).unwrap();
-        assert_eq!(parsed.params["pgwasm/updated-at"]["tables"], "tasks,projects");
-        let again = with_params(&out, "pgwasm/updated-at", &[("tables".into(), "tasks".into())].into()).unwrap();
-        assert_eq!(parse(&again).unwrap().params["pgwasm/updated-at"]["tables"], "tasks");
+        assert_eq!(
+            parsed.params["pgwasm/updated-at"]["tables"],
+            "tasks,projects"
+        );
+        let again = with_params(
+            &out,
+            "pgwasm/updated-at",
+            &[("tables".into(), "tasks".into())].into(),
+        )
+        .unwrap();
+        assert_eq!(
+            parse(&again).unwrap().params["pgwasm/updated-at"]["tables"],
+            "tasks"
+        );
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub enum SignError {
     #[error("cannot get random bytes for a new key: {0}")]
     Random(String),
     /// A public key is not `ed25519:<64 hex>`.
-    #[error("{0:?} is not an ed25519 public key (expected ed25519:<64 hex digits>, as `host keygen` prints)")]
+    #[error(
+        "{0:?} is not an ed25519 public key (expected ed25519:<64 hex digits>, as `host keygen` prints)"
+    )]
     BadKey(String),
     /// The signature does not verify.
     #[error(
@@ -216,7 +218,9 @@ mod tests {
         TrustPolicy {
             namespaces: [(
                 ns.to_string(),
-                keys.iter().map(|k| public_text(&k.verifying_key())).collect(),
+                keys.iter()
+                    .map(|k| public_text(&k.verifying_key()))
+                    .collect(),
             )]
             .into(),
         }
@@ -228,7 +232,9 @@ mod tests {
         let sig = sign(&key, "sha256:aa");
         let p = policy("acme", &[&key]);
         p.verify("acme", "acme/x@1.0.0", "sha256:aa", &sig).unwrap();
-        let err = p.verify("acme", "acme/x@1.0.0", "sha256:ab", &sig).unwrap_err();
+        let err = p
+            .verify("acme", "acme/x@1.0.0", "sha256:ab", &sig)
+            .unwrap_err();
         assert!(matches!(err, SignError::BadSignature { .. }), "{err}");
     }
 
@@ -247,7 +253,9 @@ mod tests {
         assert!(err.to_string().contains("[trust]"), "{err}");
         let mut corrupt = sig.clone();
         corrupt.signature = "00".repeat(64);
-        let err = policy("acme", &[&key]).verify("acme", "p", "sha256:aa", &corrupt).unwrap_err();
+        let err = policy("acme", &[&key])
+            .verify("acme", "p", "sha256:aa", &corrupt)
+            .unwrap_err();
         assert!(matches!(err, SignError::BadSignature { .. }));
     }
 
@@ -258,9 +266,17 @@ mod tests {
         let path = dir.path().join("k.key");
         let key = generate().unwrap();
         write_private(&path, &key).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(read_private(&path).unwrap().to_bytes(), key.to_bytes());
-        assert!(write_private(&path, &key).unwrap_err().to_string().contains("never overwritten"));
+        assert!(
+            write_private(&path, &key)
+                .unwrap_err()
+                .to_string()
+                .contains("never overwritten")
+        );
         let text = public_text(&key.verifying_key());
         assert_eq!(parse_public(&text).unwrap(), key.verifying_key());
         assert!(parse_public("ed25519:xyz").is_err());
