@@ -184,6 +184,16 @@ pub fn encode(core: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("{e:#}"))
 }
 
+/// Carries over the revisions installed from packages (`host install`): they
+/// have no crate in the project, and a rebuild must not drop them.
+fn keep_installed(lock: &mut Lock, old: Option<&Lock>) {
+    for installed in old.iter().flat_map(|l| &l.revisions) {
+        if installed.package.is_some() && lock.get(&installed.id).is_none() {
+            lock.revisions.push(installed.clone());
+        }
+    }
+}
+
 /// Builds every revision crate and writes (or, with `check`, compares) the lock.
 pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Lock, BuildError> {
     let grants =
@@ -275,12 +285,7 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
             oci_digest: None,
         });
     }
-    // Revisions installed from packages have no crate here; they stay locked.
-    for installed in old.iter().flat_map(|l| &l.revisions) {
-        if installed.package.is_some() && lock.get(&installed.id).is_none() {
-            lock.revisions.push(installed.clone());
-        }
-    }
+    keep_installed(&mut lock, old.as_ref());
     // Store revisions parents-first so the lock reads like the history.
     match graph_of(&lock) {
         Ok(graph) => {
@@ -306,4 +311,42 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
         std::fs::write(&path, lock.to_toml()).map_err(io(&path))?;
     }
     Ok(lock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rev(id: &str, package: Option<&str>) -> LockedRevision {
+        LockedRevision {
+            id: id.into(),
+            down_revisions: vec![],
+            branch_labels: vec![],
+            depends_on: vec![],
+            message: "m".into(),
+            transactional: true,
+            file: format!("{id}.wasm"),
+            blake3: "0".repeat(64),
+            source: None,
+            transcript: None,
+            fingerprint: None,
+            package: package.map(String::from),
+            oci_digest: None,
+        }
+    }
+
+    #[test]
+    fn a_rebuild_keeps_installed_package_revisions() {
+        let mut old = Lock::new();
+        old.revisions = vec![
+            rev("own", None),
+            rev("pkg", Some("ns/p@1.0.0")),
+            rev("gone", None),
+        ];
+        let mut lock = Lock::new();
+        lock.revisions = vec![rev("own", None)];
+        keep_installed(&mut lock, Some(&old));
+        let ids: Vec<&str> = lock.revisions.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["own", "pkg"]);
+    }
 }

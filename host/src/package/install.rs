@@ -91,6 +91,13 @@ pub async fn install(
             "the index describes {package}, not a package of repository {repo}"
         )));
     }
+    // Ids become file names under packages/: nothing that could leave that folder.
+    if let Some(bad) = index.revisions.iter().find(|r| !file_safe_id(&r.id)) {
+        return Err(refuse(format!(
+            "revision id {:?} is not letters, digits and _ (at most 64)",
+            bad.id
+        )));
+    }
     if let Some(tag) = &reference.tag
         && *tag != index.version
     {
@@ -399,6 +406,11 @@ pub async fn install(
     })
 }
 
+/// Whether a revision id can name a file: ASCII letters, digits and `_`.
+fn file_safe_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
 /// `name (description, default x), ...` of a package's parameters.
 pub fn describe_params(index: &PackageIndex) -> String {
     if index.params.is_empty() {
@@ -425,4 +437,41 @@ pub fn list(project: &Project) -> BTreeMap<String, Vec<&LockedRevision>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_ids_become_file_names() {
+        assert!(file_safe_id("0a7e5a000001") && file_safe_id("abc_def"));
+        for bad in ["", "../x", "a/b", "a.b", &"a".repeat(65)] {
+            assert!(!file_safe_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn describes_parameters_with_their_defaults() {
+        let mut index = PackageIndex {
+            format: super::super::index::INDEX_FORMAT,
+            namespace: "n".into(),
+            name: "p".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            wit: WIT_PACKAGE.into(),
+            depends_on: vec![],
+            params: BTreeMap::new(),
+            revisions: vec![],
+        };
+        assert_eq!(describe_params(&index), "no parameters");
+        index.params.insert(
+            "tables".into(),
+            super::super::spec::ParamSpec {
+                description: "which".into(),
+                default: None,
+            },
+        );
+        assert_eq!(describe_params(&index), "tables (which; required)");
+    }
 }
