@@ -706,7 +706,7 @@ fn component_with_an_unlisted_import_is_refused() {
     let db = TestDb::new();
     let project = project_trusting(ns, &[&public]);
     let err = refused(&db, project.path(), &reference, &[], "wasi:filesystem");
-    assert!(err.contains("does not grant"), "{err}");
+    assert!(err.contains("does not give packages"), "{err}");
 }
 
 #[test]

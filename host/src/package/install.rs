@@ -16,7 +16,7 @@ use super::spec::version_key;
 use super::{INSTALL_DIR, PackageError, io, settings, write_atomic};
 use crate::lock::{LOCK_FILE, LockedRevision, WIT_PACKAGE};
 use crate::project::{Project, SETTINGS_FILE, VerifiedComponent, graph_of};
-use crate::sandbox::{Limits, Sandbox};
+use crate::sandbox::{Limits, Sandbox, SandboxError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -61,13 +61,16 @@ pub async fn install(
         reference: reference.to_string(),
         message,
     };
+    // Registry failures are refusals too: nothing is written before the end.
+    let oci = |e: super::oci::OciError| refuse(e.to_string());
     let project = Project::open(root)?;
     let settings = settings::read(root)?;
     let repo = reference.repository();
 
     // 1. The index, and whose it is.
     let (manifest_bytes, manifest_digest) = registry
-        .manifest(&repo, reference.reference())?
+        .manifest(&repo, reference.reference())
+        .map_err(oci)?
         .ok_or_else(|| {
             refuse(format!(
                 "the registry has no {repo}:{}; `host search {}` lists what it has",
@@ -82,7 +85,9 @@ pub async fn install(
             manifest.config.media_type
         )));
     }
-    let index_bytes = registry.blob(&repo, &manifest.config.digest, "the package index")?;
+    let index_bytes = registry
+        .blob(&repo, &manifest.config.digest, "the package index")
+        .map_err(oci)?;
     let index = PackageIndex::from_bytes(&index_bytes)
         .map_err(|e| refuse(format!("the package index is invalid: {e}")))?;
     let package = format!("{}@{}", index.full_name(), index.version);
@@ -131,7 +136,8 @@ pub async fn install(
     for rev in &index.revisions {
         let what = format!("revision {} of {package}", rev.id);
         let (bytes, _) = registry
-            .manifest(&repo, &rev.manifest_digest)?
+            .manifest(&repo, &rev.manifest_digest)
+            .map_err(oci)?
             .ok_or_else(|| {
                 refuse(format!(
                     "the registry lost the artifact of {what} ({})",
@@ -147,7 +153,9 @@ pub async fn install(
                 layer.digest, rev.layer_digest
             )));
         }
-        let wasm = registry.blob(&repo, &layer.digest, &format!("the component of {what}"))?;
+        let wasm = registry
+            .blob(&repo, &layer.digest, &format!("the component of {what}"))
+            .map_err(oci)?;
         let hash = blake3::hash(&wasm).to_hex().to_string();
         if hash != rev.blake3 {
             return Err(refuse(format!(
@@ -169,9 +177,18 @@ pub async fn install(
             bytes: p.bytes.clone(),
             blake3: p.rev.blake3.clone(),
         };
+        // Packages get no grants: host.toml grants are for the project's own revisions.
         let prepared = checker
             .prepare(&comp, &BTreeSet::new())
-            .map_err(|e| refuse(e.to_string()))?;
+            .map_err(|e| match e {
+                SandboxError::Imports {
+                    revision, imports, ..
+                } => refuse(format!(
+                    "revision {revision} imports {}, which this host does not give packages (only {WIT_PACKAGE} and the wasi:cli/io/clocks/random interfaces); ask the publisher for a build without them",
+                    imports.join(", ")
+                )),
+                other => refuse(other.to_string()),
+            })?;
         let info = checker
             .info(&prepared)
             .await

@@ -44,7 +44,7 @@ pub enum OciError {
         hint: &'static str,
     },
     /// Content did not match its digest, or is malformed.
-    #[error("registry {registry}: {what}: {detail}. Nothing was installed")]
+    #[error("registry {registry}: {what}: {detail}")]
     Content {
         /// Registry host.
         registry: String,
