@@ -21,12 +21,23 @@ struct TestRegistry {
     storage: PathBuf,
 }
 
-/// Starts the registry on first use. It is started from a thread that lives
-/// as long as the test process, with a parent-death signal, so it goes away
-/// when the tests end however they end.
+/// The anonymous registry, started on first use.
 fn registry() -> &'static TestRegistry {
     static REGISTRY: OnceLock<TestRegistry> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
+    REGISTRY.get_or_init(|| start_registry(None))
+}
+
+/// A registry that wants basic credentials (`tests/registry/htpasswd`).
+fn auth_registry() -> &'static TestRegistry {
+    static REGISTRY: OnceLock<TestRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(|| start_registry(Some(&repo().join("tests/registry/htpasswd"))))
+}
+
+/// Starts a registry. It is started from a thread that lives as long as the
+/// test process, with a parent-death signal, so it goes away when the tests
+/// end however they end.
+fn start_registry(htpasswd: Option<&Path>) -> TestRegistry {
+    {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: apt-get install docker-registry"
@@ -34,12 +45,14 @@ fn registry() -> &'static TestRegistry {
         let base = repo().join("target").join("e2e-registry");
         // Storage of earlier runs whose process is gone.
         for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
-            let pid = entry.file_name().to_string_lossy().parse::<u32>().ok();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
             if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
-        let dir = base.join(std::process::id().to_string());
+        let suffix = if htpasswd.is_some() { "-auth" } else { "" };
+        let dir = base.join(format!("{}{suffix}", std::process::id()));
         let storage = dir.join("data");
         std::fs::create_dir_all(&storage).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -52,8 +65,11 @@ fn registry() -> &'static TestRegistry {
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-                storage.display()
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{}",
+                storage.display(),
+                htpasswd
+                    .map(|p| format!("auth:\n  htpasswd:\n    realm: e2e\n    path: {}\n", p.display()))
+                    .unwrap_or_default()
             ),
         )
         .unwrap();
@@ -89,7 +105,8 @@ fn registry() -> &'static TestRegistry {
                 let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
                 let mut reply = String::new();
                 let _ = s.read_to_string(&mut reply);
-                reply.starts_with("HTTP/1.0 200") || reply.starts_with("HTTP/1.1 200")
+                // 401 is the protected registry's normal answer.
+                ["200", "401"].iter().any(|s| reply.get(9..12) == Some(*s))
             });
             if !ok {
                 std::thread::sleep(std::time::Duration::from_millis(50));
@@ -102,7 +119,7 @@ fn registry() -> &'static TestRegistry {
             dir.join("registry.log").display()
         );
         TestRegistry { addr, storage }
-    })
+    }
 }
 
 /// Runs `host` for project-less commands (keygen, package, publish, search).
@@ -773,4 +790,73 @@ fn package_build_from_source_reproduces_the_committed_package() {
     assert_eq!(hashes, locked, "{out}");
     assert_eq!(index.version, "1.1.0");
     assert_eq!(index.revisions[1].down_revisions, [UA1]);
+}
+
+#[test]
+fn a_registry_with_basic_auth_takes_credentials_from_the_environment() {
+    let reg = auth_registry();
+    let ns = "e2e-auth";
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(keys.path(), "publisher");
+    let pkg = package_copy("updated-at", ns, "1.1.0", None);
+    build_and_sign(pkg.path(), &key);
+    let reference = format!("{}/{ns}/updated-at:1.1.0", reg.addr);
+    let with_credentials = |password: &str, args: &[&str], project: &Path| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
+        cmd.arg("--migrations")
+            .arg(project)
+            .args(args)
+            .env("HOST_REGISTRY_USER", "e2e")
+            .env("HOST_REGISTRY_PASSWORD", password)
+            .env_remove("DATABASE_URL");
+        Run {
+            output: cmd.output().unwrap(),
+        }
+    };
+    let package = pkg.path().to_str().unwrap();
+    let err = host(&["publish", &reference, "--package", package]).fails();
+    assert!(
+        err.contains("HTTP 401") && err.contains("HOST_REGISTRY_USER"),
+        "{err}"
+    );
+    let err = with_credentials(
+        "wrong",
+        &["publish", &reference, "--package", package],
+        pkg.path(),
+    )
+    .fails();
+    assert!(err.contains("HTTP 401"), "{err}");
+    with_credentials(
+        "e2e-password",
+        &["publish", &reference, "--package", package],
+        pkg.path(),
+    )
+    .ok();
+    let found = with_credentials("e2e-password", &["search", &reg.addr], pkg.path())
+        .ok()
+        .stdout();
+    assert!(found.contains("e2e-auth/updated-at  1.1.0"), "{found}");
+
+    let db = TestDb::new();
+    let project = project_trusting(ns, &[&public]);
+    refused(
+        &db,
+        project.path(),
+        &reference,
+        &[],
+        "HOST_REGISTRY_PASSWORD",
+    );
+    let mut install = vec![
+        "--database-url",
+        db.url.as_str(),
+        "install",
+        reference.as_str(),
+    ];
+    with_credentials("e2e-password", &install, project.path()).ok();
+    install.truncate(2);
+    install.extend(["run", "head"]);
+    let out = with_credentials("e2e-password", &install, project.path())
+        .ok()
+        .stdout();
+    assert!(out.contains(UA2), "{out}");
 }
