@@ -462,6 +462,8 @@ fn publish_search_install_upgrade_and_downgrade_updated_at() {
 
     // The parameters are part of what a run is: other parameters, another transcript,
     // even for a revision whose SQL does not read them.
+    db.host(p, &["fingerprint"]).ok();
+    assert!(read_lock(p).get(UA2).unwrap().transcript.is_some());
     db.host(
         p,
         &[
@@ -472,6 +474,12 @@ fn publish_search_install_upgrade_and_downgrade_updated_at() {
         ],
     )
     .ok();
+    let lock = read_lock(p);
+    assert!(
+        lock.get(UA1).unwrap().transcript.is_none() && lock.get(UA2).unwrap().fingerprint.is_none(),
+        "replays under the old parameters are forgotten"
+    );
+    assert!(lock.get(REV3).unwrap().transcript.is_some());
     db.host(p, &["run", "head"]).ok();
     assert_eq!(triggers(&db), ["tasks.tasks_set_updated_at"]);
     let t = transcripts(&db, UA2);

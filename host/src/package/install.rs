@@ -365,7 +365,18 @@ pub async fn install(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(&settings_path)(e)),
     };
-    let new_settings = if params.is_empty() || params == current {
+    let params_changed = !params.is_empty() && params != current;
+    if params_changed && !kept.is_empty() {
+        // Replays recorded under the old parameters no longer describe these
+        // revisions, nor the schema after them.
+        let graph = graph_of(&lock).expect("checked above");
+        let stale = graph.descendants(kept.iter().map(String::as_str));
+        for r in lock.revisions.iter_mut().filter(|r| stale.contains(&r.id)) {
+            r.transcript = None;
+            r.fingerprint = None;
+        }
+    }
+    let new_settings = if !params_changed {
         None
     } else {
         Some(
