@@ -166,11 +166,14 @@ pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
             term,
             insecure,
         } => {
-            let found = package::publish::search(&registry(host, *insecure), term.as_deref())?;
-            if found.is_empty() {
+            let search = package::publish::search(&registry(host, *insecure), term.as_deref())?;
+            for (repo, why) in &search.skipped {
+                eprintln!("warning: left out {host}/{repo}: {why}");
+            }
+            if search.found.is_empty() {
                 say!("No migration packages found in {host}.");
             }
-            for f in found {
+            for f in search.found {
                 say!(
                     "{host}/{}  {}  {}",
                     f.repository,

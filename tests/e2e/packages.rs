@@ -352,7 +352,17 @@ fn publish_search_install_upgrade_and_downgrade_updated_at() {
     .fails();
     assert!(err.contains("publish as"), "{err}");
 
+    // A plain wasm component (not a package) in a repository next to it.
+    let client = host::package::oci::Registry::new(&reg.addr, false, None);
+    let art = host::package::artifact::revision_artifact(b"\0asm\x0d\0\x01\0", &[], &[], "plain");
+    let wasm_repo = format!("{ns}/plain-wasm");
+    client.push_blob(&wasm_repo, &art.config).unwrap();
+    client.push_blob(&wasm_repo, b"\0asm\x0d\0\x01\0").unwrap();
+    client
+        .push_manifest(&wasm_repo, "1.0.0", &art.manifest)
+        .unwrap();
     let found = host(&["search", &reg.addr, "e2e-updated"]).ok().stdout();
+    assert!(!found.contains("plain-wasm"), "{found}");
     assert!(
         found.contains(&format!("{base}  1.0.0, 1.1.0  BEFORE UPDATE triggers")),
         "{found}"
@@ -365,6 +375,8 @@ fn publish_search_install_upgrade_and_downgrade_updated_at() {
     let db = TestDb::new();
     let project = project_trusting(ns, &[&public]);
     let p = project.path();
+    let plain = format!("{}/{wasm_repo}:1.0.0", reg.addr);
+    refused(&db, p, &plain, &[], "not a migration package");
     let out = db
         .host(
             p,

@@ -106,41 +106,61 @@ pub struct Found {
     pub description: String,
 }
 
-/// Lists the packages of a registry whose repository contains `term`.
-pub fn search(registry: &Registry, term: Option<&str>) -> Result<Vec<Found>, PackageError> {
-    let mut found = Vec::new();
+/// What `host search` found.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// The packages.
+    pub found: Vec<Found>,
+    /// Repositories that could not be read, with why (they are left out).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Lists the packages of a registry whose repository contains `term`. A
+/// repository that cannot be read (private, another kind of artifact) is
+/// left out, not an error: registries hold more than packages.
+pub fn search(registry: &Registry, term: Option<&str>) -> Result<Search, PackageError> {
+    let mut out = Search::default();
     for repo in registry.catalog()? {
         if term.is_some_and(|t| !repo.contains(t)) {
             continue;
         }
-        let mut versions: Vec<String> = registry
-            .tags(&repo)?
-            .into_iter()
-            .filter(|t| super::spec::valid_version(t))
-            .collect();
-        versions.sort_by_key(|v| version_key(v));
-        let Some(newest) = versions.last() else {
-            continue;
-        };
-        // Only repositories whose newest version is a package index are packages.
-        let Some((bytes, _)) = registry.manifest(&repo, newest)? else {
-            continue;
-        };
-        let Ok(m) = parse_manifest(&bytes) else {
-            continue;
-        };
-        if m.config.media_type != INDEX_MEDIA_TYPE {
-            continue;
+        match inspect(registry, &repo) {
+            Ok(Some(found)) => out.found.push(found),
+            Ok(None) => {}
+            Err(e) => out.skipped.push((repo, e.to_string())),
         }
-        let index = registry.blob(&repo, &m.config.digest, "the package index")?;
-        let description = PackageIndex::from_bytes(&index)
-            .map(|i| i.description)
-            .unwrap_or_default();
-        found.push(Found {
-            repository: repo,
-            versions,
-            description,
-        });
     }
-    Ok(found)
+    Ok(out)
+}
+
+/// The package a repository holds, if it holds one.
+fn inspect(registry: &Registry, repo: &str) -> Result<Option<Found>, super::oci::OciError> {
+    let mut versions: Vec<String> = registry
+        .tags(repo)?
+        .into_iter()
+        .filter(|t| super::spec::valid_version(t))
+        .collect();
+    versions.sort_by_key(|v| version_key(v));
+    let Some(newest) = versions.last() else {
+        return Ok(None);
+    };
+    // Only repositories whose newest version is a package index are packages.
+    let Some((bytes, _)) = registry.manifest(repo, newest)? else {
+        return Ok(None);
+    };
+    let Ok(m) = parse_manifest(&bytes) else {
+        return Ok(None);
+    };
+    if m.config.media_type != INDEX_MEDIA_TYPE {
+        return Ok(None);
+    }
+    let index = registry.blob(repo, &m.config.digest, "the package index")?;
+    let description = PackageIndex::from_bytes(&index)
+        .map(|i| i.description)
+        .unwrap_or_default();
+    Ok(Some(Found {
+        repository: repo.to_string(),
+        versions,
+        description,
+    }))
 }
