@@ -16,6 +16,7 @@ pub mod graph;
 pub mod guard;
 pub mod lock;
 pub mod offline;
+pub mod pipeline;
 pub mod plan;
 pub mod project;
 pub mod runner;

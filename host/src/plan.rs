@@ -177,6 +177,11 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
+
+    /// The revisions the steps run, in order.
+    pub fn revisions(&self) -> Vec<String> {
+        self.steps.iter().map(|s| s.revision.clone()).collect()
+    }
 }
 
 /// Why no plan could be made.

@@ -422,7 +422,9 @@ pub struct Prepared {
     pre: MigrationPre<GuestState>,
 }
 
-/// The engine, linker and compile cache shared by every guest of a run.
+/// The engine, linker and compile cache shared by every guest of a run;
+/// clones share the engine and cache.
+#[derive(Clone)]
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<GuestState>,
@@ -474,6 +476,40 @@ impl Sandbox {
         )
     }
 
+    /// Checks a component without compiling it: well-formed (validated unless
+    /// the compile cache already holds it), exporting the migration world's
+    /// functions and importing only what it may. A plan is checked this way
+    /// before its first SQL; compiling can then overlap the database's work.
+    pub fn check(
+        &self,
+        comp: &VerifiedComponent,
+        granted: &BTreeSet<String>,
+    ) -> Result<(), SandboxError> {
+        let invalid = |detail: String| SandboxError::Compile {
+            revision: comp.revision.clone(),
+            detail: one_line(&detail, 300),
+        };
+        let cached = self.cache_dir.as_ref().is_some_and(|dir| {
+            dir.join(format!("{}.cwasm", self.cache_key(&comp.blake3)))
+                .exists()
+        });
+        if !cached {
+            wasmparser::Validator::new()
+                .validate_all(&comp.bytes)
+                .map_err(|e| invalid(e.to_string()))?;
+        }
+        let surface = component_surface(&comp.bytes).map_err(invalid)?;
+        for export in ["info", "upgrade", "downgrade"] {
+            if !surface.exports.iter().any(|e| e == export) {
+                return Err(SandboxError::World {
+                    revision: comp.revision.clone(),
+                    detail: format!("no export named `{export}`"),
+                });
+            }
+        }
+        refuse_imports(&comp.revision, &surface.imports, granted)
+    }
+
     /// Compiles (or loads from the cache) a verified component and checks its imports.
     pub fn prepare(
         &self,
@@ -487,29 +523,7 @@ impl Sandbox {
             .imports(&self.engine)
             .map(|(name, _)| name.to_string())
             .collect();
-        let refused = crate::wasi::refused_imports(
-            imports.iter().map(String::as_str),
-            "pgwasm:migration/",
-            &format!("@{}", wit_version()),
-            granted,
-        );
-        if !refused.is_empty() {
-            let hint = if refused
-                .iter()
-                .any(|i| crate::wasi::GRANTABLE.iter().any(|g| i.starts_with(g)))
-            {
-                "the sandbox gives no files and no network; if the toolchain only links these interfaces and the revision does not use them, grant them in host.toml ([revisions.<id>] grant = [\"wasi:filesystem\"])"
-            } else if refused.iter().any(|i| i.starts_with("pgwasm:")) {
-                "it was built against another version of the WIT package; rebuild it against this host's wit/ with `host build`"
-            } else {
-                "only pgwasm:migration and the wasi:cli/io/clocks/random interfaces are available"
-            };
-            return Err(SandboxError::Imports {
-                revision,
-                imports: refused,
-                hint,
-            });
-        }
+        refuse_imports(&revision, &imports, granted)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -703,6 +717,89 @@ impl Sandbox {
 /// Log bytes a guest may write through `context.log` per call; the log is
 /// for people, not a data channel.
 const LOG_BYTES: usize = 64 << 10;
+
+/// What a component imports and exports at its top level.
+struct Surface {
+    imports: Vec<String>,
+    exports: Vec<String>,
+}
+
+/// Reads a component's top-level imports and exports without compiling it.
+fn component_surface(bytes: &[u8]) -> Result<Surface, String> {
+    let mut surface = Surface {
+        imports: Vec::new(),
+        exports: Vec::new(),
+    };
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| e.to_string())? {
+            wasmparser::Payload::Version {
+                encoding: wasmparser::Encoding::Module,
+                ..
+            } if depth == 0 => {
+                return Err(
+                    "attempted to parse a wasm module with a component parser: this is a core module, which `host build` turns into a component".into(),
+                );
+            }
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => break,
+            },
+            wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    let import = import.map_err(|e| e.to_string())?;
+                    // A type import (a world's `use`) brings no behaviour; wasmtime
+                    // does not list it among the imports either.
+                    if !matches!(import.ty, wasmparser::ComponentTypeRef::Type(_)) {
+                        surface.imports.push(import.name.name.to_string());
+                    }
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    let export = export.map_err(|e| e.to_string())?;
+                    surface.exports.push(export.name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(surface)
+}
+
+/// Refuses imports outside the project's world and the harmless WASI, unless granted.
+fn refuse_imports(
+    revision: &str,
+    imports: &[String],
+    granted: &BTreeSet<String>,
+) -> Result<(), SandboxError> {
+    let refused = crate::wasi::refused_imports(
+        imports.iter().map(String::as_str),
+        "pgwasm:migration/",
+        &format!("@{}", wit_version()),
+        granted,
+    );
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let hint = if refused
+        .iter()
+        .any(|i| crate::wasi::GRANTABLE.iter().any(|g| i.starts_with(g)))
+    {
+        "the sandbox gives no files and no network; if the toolchain only links these interfaces and the revision does not use them, grant them in host.toml ([revisions.<id>] grant = [\"wasi:filesystem\"])"
+    } else if refused.iter().any(|i| i.starts_with("pgwasm:")) {
+        "it was built against another version of the WIT package; rebuild it against this host's wit/ with `host build`"
+    } else {
+        "only pgwasm:migration and the wasi:cli/io/clocks/random interfaces are available"
+    };
+    Err(SandboxError::Imports {
+        revision: revision.to_string(),
+        imports: refused,
+        hint,
+    })
+}
 
 /// Guest-supplied text made safe for one terminal line: control characters
 /// (line breaks, terminal escapes) escaped, and at most `max` characters.
