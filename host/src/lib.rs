@@ -22,6 +22,7 @@ pub mod project;
 pub mod runner;
 pub mod sandbox;
 pub mod scaffold;
+pub mod script_cache;
 pub mod session;
 pub mod store;
 pub mod verify;

@@ -52,20 +52,45 @@ struct Window {
 }
 
 impl Pipeline {
-    /// Verifies every component of `revisions` (hash and imports) on all
-    /// cores, then starts compiling them in order in the background.
+    /// Checks every component of `revisions` ([`Pipeline::check`]), then
+    /// starts compiling them in order in the background.
     pub fn start(
+        project: &Project,
+        sandbox: &Sandbox,
+        revisions: &[String],
+    ) -> Result<Pipeline, PrepareError> {
+        Self::check(project, sandbox, revisions)?;
+        Self::compile(project, sandbox, revisions)
+    }
+
+    /// Reads, hashes and checks every component of `revisions` on all cores
+    /// ([`Sandbox::check`]); the first failure in plan order wins.
+    pub fn check(
+        project: &Project,
+        sandbox: &Sandbox,
+        revisions: &[String],
+    ) -> Result<(), PrepareError> {
+        let grants: Vec<BTreeSet<String>> = revisions.iter().map(|r| project.granted(r)).collect();
+        let reader = project.reader(revisions.iter().map(String::as_str))?;
+        verify_all(
+            &reader,
+            sandbox,
+            revisions,
+            &grants,
+            threads(revisions.len()),
+        )
+    }
+
+    /// Starts compiling `revisions` in order in the background, without the
+    /// up-front check: callers have run [`Pipeline::check`] on them.
+    pub fn compile(
         project: &Project,
         sandbox: &Sandbox,
         revisions: &[String],
     ) -> Result<Pipeline, PrepareError> {
         let grants: Vec<BTreeSet<String>> = revisions.iter().map(|r| project.granted(r)).collect();
         let reader = Arc::new(project.reader(revisions.iter().map(String::as_str))?);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, revisions.len().max(1));
-        verify_all(&reader, sandbox, revisions, &grants, threads)?;
-
+        let threads = threads(revisions.len());
         let jobs: Arc<Vec<_>> = Arc::new(revisions.iter().cloned().zip(grants).collect());
         let (senders, slots): (Vec<_>, VecDeque<_>) =
             revisions.iter().map(|_| oneshot::channel()).unzip();
@@ -170,8 +195,14 @@ impl Window {
     }
 }
 
-/// Reads, hashes and checks every component ([`Sandbox::check`]), split over
-/// `threads` threads; the first failure in plan order wins.
+/// How many threads work on `jobs` jobs.
+fn threads(jobs: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, jobs.max(1))
+}
+
+/// [`Pipeline::check`] on `threads` threads.
 fn verify_all(
     reader: &ComponentReader,
     sandbox: &Sandbox,

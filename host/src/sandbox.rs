@@ -415,6 +415,11 @@ impl pgwasm::migration::context::Host for GuestState {
     }
 }
 
+thread_local! {
+    /// Reused for hashing compiled artifacts (hundreds of KB each).
+    static ARTIFACT_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A compiled component, checked and ready to instantiate.
 pub struct Prepared {
     revision: String,
@@ -463,6 +468,11 @@ impl Sandbox {
     /// The limits guests run under.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Where compiled code is cached, if anywhere.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
     }
 
     /// Key of a component in the compile cache: its hash and the engine's compatibility hash.
@@ -563,14 +573,24 @@ impl Sandbox {
     /// A cached artifact, only if its recorded blake3 matches its bytes: a
     /// truncated or altered file is native code we must never execute.
     fn load_cached(&self, dir: &Path, key: &str) -> Option<Component> {
-        let bytes = std::fs::read(dir.join(format!("{key}.cwasm"))).ok()?;
+        let path = dir.join(format!("{key}.cwasm"));
         let recorded = std::fs::read_to_string(dir.join(format!("{key}.cwasm.blake3"))).ok()?;
-        if blake3::hash(&bytes).to_hex().as_str() != recorded.trim() {
+        // Hashed through one reused buffer, then mapped rather than copied:
+        // a thousand-revision run would otherwise copy and fault in every
+        // artifact twice.
+        let matches = ARTIFACT_BUFFER.with_borrow_mut(|buf| {
+            buf.clear();
+            std::fs::File::open(&path)
+                .and_then(|mut f| std::io::Read::read_to_end(&mut f, buf))
+                .is_ok_and(|_| blake3::hash(buf).to_hex().as_str() == recorded.trim())
+        });
+        if !matches {
             return None;
         }
-        // SAFETY: the artifact was written by this host (atomically, never in place)
-        // and its bytes match the hash recorded next to it.
-        unsafe { Component::deserialize(&self.engine, &bytes) }.ok()
+        // SAFETY: the artifact was written by this host, atomically (a new
+        // file renamed into place, never changed in place), and its bytes match
+        // the hash recorded next to it.
+        unsafe { Component::deserialize_file(&self.engine, &path) }.ok()
     }
 
     /// Calls `info()`; any SQL it attempts is refused.
