@@ -393,6 +393,50 @@ impl Graph {
         )
     }
 
+    /// `heads_of(applied ∪ {id})` from `heads_of(applied)`, in time linear in
+    /// `id`'s edges: `applied` is closed under "needs" and does not hold `id`,
+    /// so `id` becomes a head and what it needs stops being one.
+    pub fn heads_after_apply(&self, heads: &[String], id: &str) -> Vec<String> {
+        let rev = &self.revs[self.index[id]];
+        let needs = |h: &String| rev.parents.contains(h) || rev.depends_on.contains(h);
+        self.sorted(
+            heads
+                .iter()
+                .filter(|h| !needs(h))
+                .cloned()
+                .chain([id.to_string()]),
+        )
+    }
+
+    /// `heads_of(applied)` after `id` was removed from it, from the heads
+    /// before: what `id` needed becomes a head when nothing left needs it.
+    pub fn heads_after_revert(
+        &self,
+        heads: &[String],
+        id: &str,
+        applied: &BTreeSet<String>,
+    ) -> Vec<String> {
+        let rev = &self.revs[self.index[id]];
+        let freed = rev
+            .parents
+            .iter()
+            .chain(&rev.depends_on)
+            .filter(|p| applied.contains(*p) && !heads.contains(p))
+            .filter(|p| {
+                !self.dependents[self.index[p.as_str()]]
+                    .iter()
+                    .any(|&d| applied.contains(&self.revs[d].id))
+            })
+            .cloned();
+        let mut out: Vec<String> = heads.iter().filter(|h| *h != id).cloned().collect();
+        for p in freed {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        self.sorted(out)
+    }
+
     /// Orders ids topologically (parents first).
     pub fn sorted(&self, ids: impl IntoIterator<Item = String>) -> Vec<String> {
         let mut v: Vec<String> = ids.into_iter().collect();

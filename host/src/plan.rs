@@ -177,6 +177,11 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
+
+    /// The revisions the steps run, in order.
+    pub fn revisions(&self) -> Vec<String> {
+        self.steps.iter().map(|s| s.revision.clone()).collect()
+    }
 }
 
 /// Why no plan could be made.
@@ -541,22 +546,24 @@ pub fn upgrade(graph: &Graph, current: &[String], target: &Target) -> Result<Pla
 pub fn upgrade_to(graph: &Graph, applied: &BTreeSet<String>, goals: &[String]) -> Plan {
     let wanted = graph.ancestors(goals.iter().map(String::as_str));
     let todo: Vec<String> = graph.sorted(wanted.difference(applied).cloned());
-    let mut now = applied.clone();
+    let heads_before = graph.heads_of(applied);
+    let mut heads = heads_before.clone();
     let steps = todo
         .into_iter()
         .map(|id| {
-            now.insert(id.clone());
+            // Incremental: recomputing the heads per step made long chains quadratic.
+            heads = graph.heads_after_apply(&heads, &id);
             Step {
                 direction: Direction::Upgrade,
                 revision: id,
-                heads_after: graph.heads_of(&now),
+                heads_after: heads.clone(),
             }
         })
         .collect();
     Plan {
         steps,
-        heads_before: graph.heads_of(applied),
-        heads_after: graph.heads_of(&now),
+        heads_before,
+        heads_after: heads,
     }
 }
 
@@ -610,23 +617,26 @@ pub fn downgrade(graph: &Graph, current: &[String], target: &Target) -> Result<P
 /// The steps that revert `remove` from `applied`, dependents first.
 pub fn downgrade_from(graph: &Graph, applied: &BTreeSet<String>, remove: BTreeSet<String>) -> Plan {
     let mut now = applied.clone();
+    let heads_before = graph.heads_of(applied);
+    let mut heads = heads_before.clone();
     let steps = graph
         .sorted(remove)
         .into_iter()
         .rev()
         .map(|id| {
             now.remove(&id);
+            heads = graph.heads_after_revert(&heads, &id, &now);
             Step {
                 direction: Direction::Downgrade,
                 revision: id,
-                heads_after: graph.heads_of(&now),
+                heads_after: heads.clone(),
             }
         })
         .collect();
     Plan {
         steps,
-        heads_before: graph.heads_of(applied),
-        heads_after: graph.heads_of(&now),
+        heads_before,
+        heads_after: heads,
     }
 }
 

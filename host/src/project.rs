@@ -294,30 +294,80 @@ impl Project {
     /// Reads a revision's component and checks it against the lock's blake3.
     pub fn load_component(&self, id: &str) -> Result<VerifiedComponent, ProjectError> {
         let entry = self.locked(id);
-        let bytes = self
-            .dir
-            .read(&entry.file)
-            .map_err(|source| ProjectError::Component {
-                revision: id.to_string(),
-                file: entry.file.clone(),
-                root: self.root.clone(),
-                source,
-            })?;
-        let actual = blake3::hash(&bytes).to_hex().to_string();
-        if actual != entry.blake3.to_ascii_lowercase() {
-            return Err(ProjectError::HashMismatch {
-                revision: id.to_string(),
-                file: entry.file.clone(),
-                expected: entry.blake3.clone(),
-                actual,
-            });
-        }
-        Ok(VerifiedComponent {
-            revision: id.to_string(),
-            bytes,
-            blake3: actual,
+        read_verified(&self.dir, &self.root, id, &entry.file, &entry.blake3)
+    }
+
+    /// A reader of the given revisions' components that worker threads can own.
+    pub fn reader<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<ComponentReader, ProjectError> {
+        let dir = self.dir.try_clone().map_err(|source| ProjectError::Open {
+            path: self.root.clone(),
+            source,
+        })?;
+        let entries = ids
+            .into_iter()
+            .map(|id| {
+                let e = self.locked(id);
+                (id.to_string(), (e.file.clone(), e.blake3.clone()))
+            })
+            .collect();
+        Ok(ComponentReader {
+            root: self.root.clone(),
+            dir,
+            entries,
         })
     }
+}
+
+/// Reads and verifies components of a project from any thread, without
+/// borrowing the [`Project`].
+#[derive(Debug)]
+pub struct ComponentReader {
+    root: PathBuf,
+    dir: Dir,
+    entries: BTreeMap<String, (String, String)>,
+}
+
+impl ComponentReader {
+    /// Reads a revision's component and checks it against the lock's blake3.
+    pub fn load(&self, id: &str) -> Result<VerifiedComponent, ProjectError> {
+        let (file, blake3) = self
+            .entries
+            .get(id)
+            .expect("readers are made for the revisions they read");
+        read_verified(&self.dir, &self.root, id, file, blake3)
+    }
+}
+
+fn read_verified(
+    dir: &Dir,
+    root: &Path,
+    id: &str,
+    file: &str,
+    expected: &str,
+) -> Result<VerifiedComponent, ProjectError> {
+    let bytes = dir.read(file).map_err(|source| ProjectError::Component {
+        revision: id.to_string(),
+        file: file.to_string(),
+        root: root.to_path_buf(),
+        source,
+    })?;
+    let actual = blake3::hash(&bytes).to_hex().to_string();
+    if actual != expected.to_ascii_lowercase() {
+        return Err(ProjectError::HashMismatch {
+            revision: id.to_string(),
+            file: file.to_string(),
+            expected: expected.to_string(),
+            actual,
+        });
+    }
+    Ok(VerifiedComponent {
+        revision: id.to_string(),
+        bytes,
+        blake3: actual,
+    })
 }
 
 /// Builds the graph a lock describes.

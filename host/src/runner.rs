@@ -3,9 +3,11 @@
 //! advisory lock.
 
 use crate::fingerprint::{FingerprintError, Schema, Scope};
+use crate::pipeline::{Pipeline, PrepareError, Ready};
 use crate::plan::{self, Direction, Plan, PlanError, Range, Target};
 use crate::project::{Project, ProjectError};
-use crate::sandbox::{Call, Prepared, Sandbox, SandboxError};
+use crate::sandbox::{Call, Sandbox, SandboxError};
+use crate::script_cache::{self, Script, ScriptCache};
 use crate::session::{Backend, Session};
 use crate::store::{StepRecord, StoreError, Tables, describe, invalid_indexes};
 use std::sync::Arc;
@@ -88,6 +90,15 @@ pub enum RunError {
         /// INVALID indexes in the database now.
         invalid: Vec<String>,
     },
+}
+
+impl From<PrepareError> for RunError {
+    fn from(e: PrepareError) -> RunError {
+        match e {
+            PrepareError::Project(e) => RunError::Project(e),
+            PrepareError::Sandbox(e) => RunError::Prepare(e),
+        }
+    }
 }
 
 /// When the transaction failed because the guest ignored an SQL error (it
@@ -286,14 +297,20 @@ pub async fn execute(
     opts: &RunOptions,
 ) -> Result<RunReport, RunError> {
     let mut heads = plan.heads_before.clone();
-    let prepared = prepare_all(project, sandbox, plan)?;
+    let mut pipeline = Pipeline::start(project, sandbox, &plan.revisions())?;
+    pipeline.first_ready().await?;
     opts.tables.ensure(client).await?;
     let mut report = RunReport {
         steps: Vec::new(),
         heads: heads.clone(),
     };
     let last = plan.steps.len().saturating_sub(1);
-    for (n, (step, (prep, blake3))) in plan.steps.iter().zip(&prepared).enumerate() {
+    for (n, step) in plan.steps.iter().enumerate() {
+        let Ready {
+            prepared: prep,
+            blake3,
+        } = pipeline.next().await.expect("one component per step")?;
+        let blake3 = &blake3;
         let transactional = project.locked(&step.revision).transactional;
         let settings = project.settings(&step.revision);
         // Outside a transaction the settings are the session's, reset afterwards.
@@ -354,7 +371,7 @@ pub async fn execute(
         let started = Instant::now();
         let (outcome, session) = sandbox
             .run(
-                prep,
+                &prep,
                 Call::from(step.direction),
                 Session::new(Backend::Online(client.clone())),
             )
@@ -460,51 +477,6 @@ pub async fn execute(
     }
     report.heads = heads;
     Ok(report)
-}
-
-/// Verifies and compiles (or loads from the cache) every component of a plan
-/// before its first SQL, on all cores: with an empty cache, compiling is
-/// most of a long run's time.
-fn prepare_all(
-    project: &Project,
-    sandbox: &Sandbox,
-    plan: &Plan,
-) -> Result<Vec<(Prepared, String)>, RunError> {
-    let one = |revision: &str| -> Result<(Prepared, String), RunError> {
-        let comp = project.load_component(revision)?;
-        let p = sandbox
-            .prepare(&comp, &project.granted(revision))
-            .map_err(RunError::Prepare)?
-            .with_config(project.config(revision));
-        Ok((p, comp.blake3))
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(plan.steps.len().max(1));
-    if threads <= 1 {
-        return plan.steps.iter().map(|s| one(&s.revision)).collect();
-    }
-    let chunk = plan.steps.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = plan
-            .steps
-            .chunks(chunk)
-            .map(|steps| {
-                scope.spawn(move || {
-                    steps
-                        .iter()
-                        .map(|s| one(&s.revision))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(plan.steps.len());
-        for w in workers {
-            // A panic in a worker is a bug in the host, not in a guest: re-raise it.
-            out.extend(w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
-        }
-        Ok(out)
-    })
 }
 
 /// Stops a run while an earlier revision outside a transaction is unfinished.
@@ -629,7 +601,29 @@ pub async fn offline_script(
     opts: &RunOptions,
 ) -> Result<String, RunError> {
     let plan = plan::offline(&project.graph, direction, range)?;
-    let prepared = prepare_all(project, sandbox, &plan)?;
+    // Every component is checked as for an online run; only those whose
+    // output is not remembered yet are compiled and run.
+    Pipeline::check(project, sandbox, &plan.revisions())?;
+    let scripts = ScriptCache::new(sandbox.cache_dir().map(|d| d.join("offline")));
+    let keys: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let blake3 = project.locked(&s.revision).blake3.to_ascii_lowercase();
+            // Package parameters change what a guest writes.
+            let config = project.config(&s.revision);
+            script_cache::key(&blake3, s.direction, sandbox.limits(), &config)
+        })
+        .collect();
+    let mut hits: Vec<Option<Script>> = keys.iter().map(|k| scripts.get(k)).collect();
+    let misses: Vec<String> = plan
+        .steps
+        .iter()
+        .zip(&hits)
+        .filter(|(_, hit)| hit.is_none())
+        .map(|(s, _)| s.revision.clone())
+        .collect();
+    let mut pipeline = Pipeline::compile(project, sandbox, &misses)?;
     let mut out = format!(
         "-- Generated by host {} (offline mode): {direction} from {} to {}\n-- Each revision runs in its own transaction together with its bookkeeping.\n\nBEGIN;\n{}COMMIT;\n",
         crate::VERSION,
@@ -638,17 +632,31 @@ pub async fn offline_script(
         opts.tables.ensure_sql(),
     );
     let mut heads = plan.heads_before.clone();
-    for (step, (prep, blake3)) in plan.steps.iter().zip(&prepared) {
+    for (n, step) in plan.steps.iter().enumerate() {
+        let blake3 = &project.locked(&step.revision).blake3.to_ascii_lowercase();
         let rev = project
             .graph
             .get(&step.revision)
             .expect("planned revisions exist");
-        let session = Session::new(Backend::Offline(String::new()));
-        let (outcome, session) = sandbox.run(prep, Call::from(step.direction), session).await;
-        if let Err(source) = outcome {
-            return Err(RunError::Guest { source, heads });
-        }
-        let transcript = session.transcript_hash();
+        let Script { transcript, sql } = match hits[n].take() {
+            Some(script) => script,
+            None => {
+                let ready = pipeline.next().await.expect("one component per miss")?;
+                let session = Session::new(Backend::Offline(String::new()));
+                let (outcome, session) = sandbox
+                    .run(&ready.prepared, Call::from(step.direction), session)
+                    .await;
+                if let Err(source) = outcome {
+                    return Err(RunError::Guest { source, heads });
+                }
+                let script = Script {
+                    transcript: session.transcript_hash(),
+                    sql: session.into_script(),
+                };
+                scripts.put(&keys[n], &script);
+                script
+            }
+        };
         // A revision outside a transaction runs statement by statement; only
         // its bookkeeping is transactional.
         let (open, close) = if project.locked(&step.revision).transactional {
@@ -666,7 +674,7 @@ pub async fn offline_script(
                 format!("after {}", rev.parents.join(", "))
             },
             rev.message.replace('\n', " "),
-            session.into_script()
+            sql
         ));
         out.push_str(&opts.tables.step_sql(&StepRecord {
             revision: &step.revision,

@@ -415,6 +415,11 @@ impl pgwasm::migration::context::Host for GuestState {
     }
 }
 
+thread_local! {
+    /// Reused for hashing compiled artifacts (hundreds of KB each).
+    static ARTIFACT_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A compiled component, checked and ready to instantiate.
 pub struct Prepared {
     revision: String,
@@ -430,7 +435,9 @@ impl Prepared {
     }
 }
 
-/// The engine, linker and compile cache shared by every guest of a run.
+/// The engine, linker and compile cache shared by every guest of a run;
+/// clones share the engine and cache.
+#[derive(Clone)]
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<GuestState>,
@@ -471,6 +478,11 @@ impl Sandbox {
         &self.limits
     }
 
+    /// Where compiled code is cached, if anywhere.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
+    }
+
     /// Key of a component in the compile cache: its hash and the engine's compatibility hash.
     fn cache_key(&self, blake3: &str) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -480,6 +492,40 @@ impl Sandbox {
             self.limits.compiler.name(),
             h.finish()
         )
+    }
+
+    /// Checks a component without compiling it: well-formed (validated unless
+    /// the compile cache already holds it), exporting the migration world's
+    /// functions and importing only what it may. A plan is checked this way
+    /// before its first SQL; compiling can then overlap the database's work.
+    pub fn check(
+        &self,
+        comp: &VerifiedComponent,
+        granted: &BTreeSet<String>,
+    ) -> Result<(), SandboxError> {
+        let invalid = |detail: String| SandboxError::Compile {
+            revision: comp.revision.clone(),
+            detail: one_line(&detail, 300),
+        };
+        let cached = self.cache_dir.as_ref().is_some_and(|dir| {
+            dir.join(format!("{}.cwasm", self.cache_key(&comp.blake3)))
+                .exists()
+        });
+        if !cached {
+            wasmparser::Validator::new()
+                .validate_all(&comp.bytes)
+                .map_err(|e| invalid(e.to_string()))?;
+        }
+        let surface = component_surface(&comp.bytes).map_err(invalid)?;
+        for export in ["info", "upgrade", "downgrade"] {
+            if !surface.exports.iter().any(|e| e == export) {
+                return Err(SandboxError::World {
+                    revision: comp.revision.clone(),
+                    detail: format!("no export named `{export}`"),
+                });
+            }
+        }
+        refuse_imports(&comp.revision, &surface.imports, granted)
     }
 
     /// Compiles (or loads from the cache) a verified component and checks its imports.
@@ -495,29 +541,7 @@ impl Sandbox {
             .imports(&self.engine)
             .map(|(name, _)| name.to_string())
             .collect();
-        let refused = crate::wasi::refused_imports(
-            imports.iter().map(String::as_str),
-            "pgwasm:migration/",
-            &format!("@{}", wit_version()),
-            granted,
-        );
-        if !refused.is_empty() {
-            let hint = if refused
-                .iter()
-                .any(|i| crate::wasi::GRANTABLE.iter().any(|g| i.starts_with(g)))
-            {
-                "the sandbox gives no files and no network; if the toolchain only links these interfaces and the revision does not use them, grant them in host.toml ([revisions.<id>] grant = [\"wasi:filesystem\"])"
-            } else if refused.iter().any(|i| i.starts_with("pgwasm:")) {
-                "it was built against another version of the WIT package; rebuild it against this host's wit/ with `host build`"
-            } else {
-                "only pgwasm:migration and the wasi:cli/io/clocks/random interfaces are available"
-            };
-            return Err(SandboxError::Imports {
-                revision,
-                imports: refused,
-                hint,
-            });
-        }
+        refuse_imports(&revision, &imports, granted)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -558,14 +582,24 @@ impl Sandbox {
     /// A cached artifact, only if its recorded blake3 matches its bytes: a
     /// truncated or altered file is native code we must never execute.
     fn load_cached(&self, dir: &Path, key: &str) -> Option<Component> {
-        let bytes = std::fs::read(dir.join(format!("{key}.cwasm"))).ok()?;
+        let path = dir.join(format!("{key}.cwasm"));
         let recorded = std::fs::read_to_string(dir.join(format!("{key}.cwasm.blake3"))).ok()?;
-        if blake3::hash(&bytes).to_hex().as_str() != recorded.trim() {
+        // Hashed through one reused buffer, then mapped rather than copied:
+        // a thousand-revision run would otherwise copy and fault in every
+        // artifact twice.
+        let matches = ARTIFACT_BUFFER.with_borrow_mut(|buf| {
+            buf.clear();
+            std::fs::File::open(&path)
+                .and_then(|mut f| std::io::Read::read_to_end(&mut f, buf))
+                .is_ok_and(|_| blake3::hash(buf).to_hex().as_str() == recorded.trim())
+        });
+        if !matches {
             return None;
         }
-        // SAFETY: the artifact was written by this host (atomically, never in place)
-        // and its bytes match the hash recorded next to it.
-        unsafe { Component::deserialize(&self.engine, &bytes) }.ok()
+        // SAFETY: the artifact was written by this host, atomically (a new
+        // file renamed into place, never changed in place), and its bytes match
+        // the hash recorded next to it.
+        unsafe { Component::deserialize_file(&self.engine, &path) }.ok()
     }
 
     /// Calls `info()`; any SQL it attempts is refused.
@@ -714,6 +748,89 @@ impl Sandbox {
 /// Log bytes a guest may write through `context.log` per call; the log is
 /// for people, not a data channel.
 const LOG_BYTES: usize = 64 << 10;
+
+/// What a component imports and exports at its top level.
+struct Surface {
+    imports: Vec<String>,
+    exports: Vec<String>,
+}
+
+/// Reads a component's top-level imports and exports without compiling it.
+fn component_surface(bytes: &[u8]) -> Result<Surface, String> {
+    let mut surface = Surface {
+        imports: Vec::new(),
+        exports: Vec::new(),
+    };
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| e.to_string())? {
+            wasmparser::Payload::Version {
+                encoding: wasmparser::Encoding::Module,
+                ..
+            } if depth == 0 => {
+                return Err(
+                    "attempted to parse a wasm module with a component parser: this is a core module, which `host build` turns into a component".into(),
+                );
+            }
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => break,
+            },
+            wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    let import = import.map_err(|e| e.to_string())?;
+                    // A type import (a world's `use`) brings no behaviour; wasmtime
+                    // does not list it among the imports either.
+                    if !matches!(import.ty, wasmparser::ComponentTypeRef::Type(_)) {
+                        surface.imports.push(import.name.name.to_string());
+                    }
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    let export = export.map_err(|e| e.to_string())?;
+                    surface.exports.push(export.name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(surface)
+}
+
+/// Refuses imports outside the project's world and the harmless WASI, unless granted.
+fn refuse_imports(
+    revision: &str,
+    imports: &[String],
+    granted: &BTreeSet<String>,
+) -> Result<(), SandboxError> {
+    let refused = crate::wasi::refused_imports(
+        imports.iter().map(String::as_str),
+        "pgwasm:migration/",
+        &format!("@{}", wit_version()),
+        granted,
+    );
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let hint = if refused
+        .iter()
+        .any(|i| crate::wasi::GRANTABLE.iter().any(|g| i.starts_with(g)))
+    {
+        "the sandbox gives no files and no network; if the toolchain only links these interfaces and the revision does not use them, grant them in host.toml ([revisions.<id>] grant = [\"wasi:filesystem\"])"
+    } else if refused.iter().any(|i| i.starts_with("pgwasm:")) {
+        "it was built against another version of the WIT package; rebuild it against this host's wit/ with `host build`"
+    } else {
+        "only pgwasm:migration and the wasi:cli/io/clocks/random interfaces are available"
+    };
+    Err(SandboxError::Imports {
+        revision: revision.to_string(),
+        imports: refused,
+        hint,
+    })
+}
 
 /// Guest-supplied text made safe for one terminal line: control characters
 /// (line breaks, terminal escapes) escaped, and at most `max` characters.

@@ -2,7 +2,7 @@
 //! changed after they were locked: each is stopped with the database left
 //! exactly as it was before that revision.
 
-use crate::common::{REV1, REV3, TestDb, project_with};
+use crate::common::{REV1, REV3, TestDb, host_cmd, project_with};
 use crate::schema;
 
 /// Applies the TaskMan chain, then runs a failing revision on top and checks
@@ -161,4 +161,39 @@ fn a_corrupt_compile_cache_entry_is_rebuilt_not_run() {
             );
         }
     }
+}
+
+#[test]
+fn a_remembered_offline_script_is_the_same_and_hashes_are_still_checked() {
+    let project = project_with(&[]);
+    let sql = |p: &std::path::Path| host_cmd(p, None, &["upgrade", "head", "--sql"]);
+    let first = sql(project.path()).ok().stdout();
+    let remembered = project.path().join(".host/cache/offline");
+    let entries = std::fs::read_dir(&remembered).unwrap().count();
+    assert_eq!(entries, 3, "one remembered script per revision");
+    // Without compiled code the second run can only come from the scripts.
+    for entry in std::fs::read_dir(project.path().join(".host/cache")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    assert_eq!(sql(project.path()).ok().stdout(), first);
+    // A changed component is refused even though its output is remembered.
+    let lock = host::lock::Lock::parse(
+        &std::fs::read_to_string(project.path().join("migrations.lock")).unwrap(),
+        std::path::Path::new("migrations.lock"),
+    )
+    .unwrap();
+    let file = project.path().join(&lock.revisions[1].file);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.push(0);
+    std::fs::write(&file, bytes).unwrap();
+    let refused = sql(project.path());
+    assert!(!refused.output.status.success());
+    assert!(
+        refused.stderr().contains("but migrations.lock expects"),
+        "{}",
+        refused.stderr()
+    );
 }

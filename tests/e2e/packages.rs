@@ -476,6 +476,9 @@ fn publish_search_install_upgrade_and_downgrade_updated_at() {
     // even for a revision whose SQL does not read them.
     db.host(p, &["fingerprint"]).ok();
     assert!(read_lock(p).get(UA2).unwrap().transcript.is_some());
+    let range = format!("{REV3}:head");
+    let script = db.host(p, &["upgrade", "--sql", &range]).ok().stdout();
+    assert!(script.contains("\"projects_set_updated_at\""), "{script}");
     db.host(
         p,
         &[
@@ -486,6 +489,10 @@ fn publish_search_install_upgrade_and_downgrade_updated_at() {
         ],
     )
     .ok();
+    // The offline script is remembered per parameters too.
+    let script = db.host(p, &["upgrade", "--sql", &range]).ok().stdout();
+    assert!(!script.contains("\"projects_set_updated_at\""), "{script}");
+    assert!(script.contains("\"tasks_set_updated_at\""), "{script}");
     let lock = read_lock(p);
     assert!(
         lock.get(UA1).unwrap().transcript.is_none() && lock.get(UA2).unwrap().fingerprint.is_none(),

@@ -75,10 +75,18 @@ fn run(case: &Case) -> Result<(String, Vec<String>, Vec<String>), String> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    // Every step's heads must chain into the next.
+    // Every step's heads must chain into the next, and the incremental heads
+    // must equal the heads recomputed from the applied set.
     let mut heads = plan.heads_before.clone();
+    let mut applied = applied_set(&g, &current).unwrap();
     for s in &plan.steps {
         assert_ne!(heads, s.heads_after, "a step must change the heads");
+        if s.direction == Direction::Upgrade {
+            applied.insert(s.revision.clone());
+        } else {
+            applied.remove(&s.revision);
+        }
+        assert_eq!(s.heads_after, g.heads_of(&applied), "after {}", s.revision);
         heads = s.heads_after.clone();
     }
     assert_eq!(heads, plan.heads_after);
