@@ -85,7 +85,7 @@ pub enum PackageAction {
 }
 
 fn registry(host: &str, insecure: bool) -> Registry {
-    Registry::new(host, insecure, Credentials::from_env())
+    Registry::new(host, insecure, Credentials::lookup(host))
 }
 
 /// Runs a package command for the project at `root`.

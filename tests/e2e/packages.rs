@@ -864,6 +864,26 @@ fn a_registry_with_basic_auth_takes_credentials_from_the_environment() {
         .stdout();
     assert!(found.contains("e2e-auth/updated-at  1.1.0"), "{found}");
 
+    // Docker's config.json works too.
+    let docker = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docker.path().join("config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "ZTJlOmUyZS1wYXNzd29yZA=="}}}}}}"#,
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
+    cmd.args(["search", &reg.addr])
+        .env("DOCKER_CONFIG", docker.path());
+    let found = Run {
+        output: cmd.output().unwrap(),
+    }
+    .ok()
+    .stdout();
+    assert!(found.contains("e2e-auth/updated-at  1.1.0"), "{found}");
+
     let db = TestDb::new();
     let project = project_trusting(ns, &[&public]);
     refused(

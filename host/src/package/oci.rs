@@ -73,6 +73,41 @@ impl Credentials {
         })
     }
 
+    /// Credentials for `registry`: the environment's, else the `auth` entry
+    /// for it in Docker's config.json (`$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json`; credential helpers are not run).
+    pub fn lookup(registry: &str) -> Option<Credentials> {
+        Self::from_env().or_else(|| {
+            let dir = std::env::var_os("DOCKER_CONFIG")
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker"))
+                })?;
+            let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+            Self::from_docker_config(&text, registry)
+        })
+    }
+
+    /// The `auths` entry for `registry` in a Docker config.json.
+    pub fn from_docker_config(text: &str, registry: &str) -> Option<Credentials> {
+        let json: serde_json::Value = serde_json::from_str(text).ok()?;
+        let (_, entry) = json["auths"].as_object()?.iter().find(|(key, _)| {
+            let host = key
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            host == registry
+        })?;
+        let decoded = unbase64(entry["auth"].as_str()?)?;
+        let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+        Some(Credentials {
+            user: user.to_string(),
+            password: password.to_string(),
+        })
+    }
+
     fn basic(&self) -> String {
         format!(
             "Basic {}",
@@ -99,6 +134,31 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Decodes standard base64 (padding optional); `None` if it is not base64.
+fn unbase64(text: &str) -> Option<Vec<u8>> {
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in text.trim().trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = bits << 6 | v as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// Whether a registry host is this machine, where plain HTTP is acceptable.
@@ -612,6 +672,24 @@ mod tests {
         ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
+    }
+
+    #[test]
+    fn reads_docker_config_auths() {
+        for s in ["", "f", "fo", "foo", "foob", "user:pa:ss"] {
+            assert_eq!(unbase64(&base64(s.as_bytes())).unwrap(), s.as_bytes());
+        }
+        assert!(unbase64("a$b").is_none());
+        let config = format!(
+            r#"{{"auths": {{"https://ghcr.io": {{"auth": "{}"}}, "127.0.0.1:5000": {{"auth": "{}"}}}}}}"#,
+            base64(b"me:token"),
+            base64(b"e2e:pw")
+        );
+        let c = Credentials::from_docker_config(&config, "ghcr.io").unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("me", "token"));
+        let c = Credentials::from_docker_config(&config, "127.0.0.1:5000").unwrap();
+        assert_eq!(c.password, "pw");
+        assert!(Credentials::from_docker_config(&config, "quay.io").is_none());
     }
 
     #[test]
