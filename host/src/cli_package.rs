@@ -119,6 +119,25 @@ pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
                     dir.join(package::DIST_DIR).display(),
                     built.digest
                 );
+                // Installers give packages no grants: say so now, not at their install.
+                let version = host::lock::WIT_PACKAGE
+                    .rsplit_once('@')
+                    .map_or("", |(_, v)| v);
+                for r in &i.revisions {
+                    let refused = host::wasi::refused_imports(
+                        r.imports.iter().map(String::as_str),
+                        "pgwasm:migration/",
+                        &format!("@{version}"),
+                        &Default::default(),
+                    );
+                    if !refused.is_empty() {
+                        eprintln!(
+                            "warning: revision {} imports {}; installers will refuse the package",
+                            r.id,
+                            refused.join(", ")
+                        );
+                    }
+                }
                 say!("Next: host package sign {} --key <your.key>", dir.display());
             }
             PackageAction::Sign { dir, key } => {

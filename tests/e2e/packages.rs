@@ -654,19 +654,38 @@ fn wrong_signature_unknown_key_and_unsigned_are_refused() {
     let (key, public) = keygen(keys.path(), "publisher");
     let (_, stranger) = keygen(keys.path(), "stranger");
 
-    // A signature that does not match the index it is published with.
+    // A signature that does not match the index: `host publish` refuses it,
+    // and a registry serving a forged index manifest under the tag is refused
+    // at install.
     let pkg = package_copy("audit-log", ns, "1.0.0", None);
     build_and_sign(pkg.path(), &key);
-    let sig_path = pkg.path().join("dist").join("signature.json");
-    let sig = std::fs::read_to_string(&sig_path).unwrap();
-    let corrupt: serde_json::Value = serde_json::from_str(&sig).unwrap();
-    let mut corrupt = corrupt;
-    let s = corrupt["signature"].as_str().unwrap();
-    let flipped = format!("{}{}", if s.starts_with('0') { "1" } else { "0" }, &s[1..]);
-    corrupt["signature"] = flipped.into();
-    std::fs::write(&sig_path, corrupt.to_string()).unwrap();
     let bad = format!("{}/{ns}/audit-log:1.0.0", reg.addr);
     publish(pkg.path(), &bad);
+    let sig_path = pkg.path().join("dist").join("signature.json");
+    let mut corrupt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sig_path).unwrap()).unwrap();
+    let s = corrupt["signature"].as_str().unwrap();
+    let flipped = format!("{}{}", if s.starts_with('0') { "1" } else { "0" }, &s[1..]);
+    corrupt["signature"] = flipped.clone().into();
+    std::fs::write(&sig_path, corrupt.to_string()).unwrap();
+    let package = pkg.path().to_str().unwrap();
+    let err = host(&["publish", &bad, "--package", package]).fails();
+    assert!(
+        err.contains("does not verify") && err.contains("sign this build again"),
+        "{err}"
+    );
+    let index_bytes = std::fs::read(pkg.path().join("dist").join("index.json")).unwrap();
+    let index = host::package::index::PackageIndex::from_bytes(&index_bytes).unwrap();
+    let forged = host::package::artifact::index_manifest(
+        &index_bytes,
+        &index.version,
+        &index.description,
+        corrupt["key"].as_str().unwrap(),
+        &flipped,
+    );
+    host::package::oci::Registry::new(&reg.addr, false, None)
+        .push_manifest(&format!("{ns}/audit-log"), "1.0.0", &forged)
+        .unwrap();
 
     // A good signature by a key the project does not trust.
     let pkg2 = package_copy("updated-at", ns, "1.1.0", None);
@@ -743,6 +762,10 @@ fn component_with_an_unlisted_import_is_refused() {
         format!("[package]\nnamespace = \"{ns}\"\nname = \"files\"\nversion = \"1.0.0\"\ndescription = \"reads files\"\n"),
     )
     .unwrap();
+    let built = host(&["package", "build", "--locked", pkg.path().to_str().unwrap()])
+        .ok()
+        .stderr();
+    assert!(built.contains("installers will refuse"), "{built}");
     build_and_sign(pkg.path(), &key);
     let reference = format!("{}/{ns}/files:1.0.0", reg.addr);
     publish(pkg.path(), &reference);

@@ -43,6 +43,15 @@ pub fn publish(
             )));
         }
     };
+    // A publisher's mistake (a signature of another build) is caught here,
+    // before anyone pulls it.
+    let package = format!("{}@{}", index.full_name(), index.version);
+    super::sign::check(&package, &built.digest, &sig).map_err(|e| {
+        invalid(format!(
+            "{e}; sign this build again with `host package sign {} --key <your.key>`",
+            dir.display()
+        ))
+    })?;
     if reference.repository() != index.full_name() {
         return Err(invalid(format!(
             "the package is {}, but the reference names repository {}; publish to <registry>/{}:{}",

@@ -198,16 +198,23 @@ impl TrustPolicy {
                 trusted: trusted.clone(),
             });
         }
-        let bad = || SignError::BadSignature {
-            package: package.to_string(),
-            key: sig.key.clone(),
-        };
-        let bytes = unhex(&sig.signature, 64).ok_or_else(bad)?;
-        let signature = Signature::from_bytes(&bytes.try_into().expect("64 bytes"));
-        signer
-            .verify_strict(&message(index_digest), &signature)
-            .map_err(|_| bad())
+        check(package, index_digest, sig)
     }
+}
+
+/// Checks that `sig` is a valid signature of `index_digest` by the key it
+/// names, whoever that is (the trust policy decides whether it counts).
+pub fn check(package: &str, index_digest: &str, sig: &IndexSignature) -> Result<(), SignError> {
+    let signer = parse_public(&sig.key)?;
+    let bad = || SignError::BadSignature {
+        package: package.to_string(),
+        key: sig.key.clone(),
+    };
+    let bytes = unhex(&sig.signature, 64).ok_or_else(bad)?;
+    let signature = Signature::from_bytes(&bytes.try_into().expect("64 bytes"));
+    signer
+        .verify_strict(&message(index_digest), &signature)
+        .map_err(|_| bad())
 }
 
 #[cfg(test)]
