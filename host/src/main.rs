@@ -563,8 +563,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 sandbox,
             } = verifying(&cli, &root, tables).await?;
             let scratch = verify::Scratch::create(&client, &cfg).await?;
+            let scratch_name = scratch.name().to_string();
             let replayed = verify::replay(&project, &sandbox, &scratch.client, &opts).await;
             scratch.drop().await?;
+            say!("replayed on the scratch database {scratch_name} (dropped)");
             let mut lock = project.lock.clone();
             for r in replayed? {
                 let entry = lock

@@ -56,6 +56,11 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// The scratch database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Creates an empty database on the server `admin` is connected to.
     pub async fn create(
         admin: &Arc<Client>,

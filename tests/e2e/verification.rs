@@ -9,9 +9,9 @@ fn replays_are_reproducible_and_match_the_committed_lock() {
     let before = std::fs::read_to_string(project.path().join("migrations.lock")).unwrap();
     let db = TestDb::new();
     // Two replays on two scratch databases write exactly what is committed.
-    db.host(project.path(), &["fingerprint"]).ok();
+    let first = db.host(project.path(), &["fingerprint"]).ok().stdout();
     let once = std::fs::read_to_string(project.path().join("migrations.lock")).unwrap();
-    db.host(project.path(), &["fingerprint"]).ok();
+    let second = db.host(project.path(), &["fingerprint"]).ok().stdout();
     let twice = std::fs::read_to_string(project.path().join("migrations.lock")).unwrap();
     assert_eq!(once, twice);
     assert_eq!(
@@ -24,15 +24,24 @@ fn replays_are_reproducible_and_match_the_committed_lock() {
             .iter()
             .all(|r| r.fingerprint.is_some() && r.transcript.is_some())
     );
-    let scratch_left: i64 = db
-        .client()
-        .query_one(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE 'host_scratch_%'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(scratch_left, 0, "scratch databases are dropped");
+    // Other tests replay at the same time: look for this test's scratch databases by name.
+    for out in [first, second] {
+        let name = out
+            .lines()
+            .find_map(|l| l.strip_prefix("replayed on the scratch database "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("the scratch database is named: {out}"))
+            .to_string();
+        let left: i64 = db
+            .client()
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname = $1",
+                &[&name],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(left, 0, "scratch database {name} is dropped");
+    }
 }
 
 #[test]
