@@ -22,6 +22,7 @@ pub mod runner;
 pub mod sandbox;
 pub mod scaffold;
 pub mod session;
+pub mod toolchain;
 pub mod store;
 pub mod verify;
 pub mod wasi;
