@@ -218,7 +218,7 @@ impl Language {
 /// The toolchain's own version, part of [`sources_digest`].
 fn toolchain_version(project: &Path, dir: &str, lang: Language) -> Result<String, ToolchainError> {
     match lang {
-        Language::Python => python::version(dir),
+        Language::Python => Ok(format!("{}\n{}", python::version(dir)?, python::SDK)),
         Language::Js => js::version(project),
         Language::C => Ok(format!("wit-bindgen-c 0.61.1\n{}\n{}", c::SHIM, c::SDK)),
         Language::Rust => Ok(String::new()),

@@ -20,9 +20,20 @@ fn program() -> String {
         .unwrap_or_else(|| "componentize-py".into())
 }
 
+/// The Python SDK (`import pgwasm`), see docs/authoring-python.md.
+pub const SDK: &str = include_str!("pgwasm.py");
+
+/// Writes the SDK module where componentize-py finds it; returns its folder.
+pub fn write_sdk(project: &Path) -> Result<std::path::PathBuf, ToolchainError> {
+    let dir = work_dir(project, "python")?;
+    super::write_if_changed(&dir.join("pgwasm.py"), SDK.as_bytes())?;
+    Ok(dir)
+}
+
 /// Packages a Python revision folder (module `revision`) as a component.
 pub fn build(project: &Path, dir: &str) -> Result<Vec<u8>, ToolchainError> {
     let wit = wit_dir(project)?;
+    let sdk = write_sdk(project)?;
     let out = work_dir(project, dir)?.join("component.wasm");
     let root = project.canonicalize().map_err(io(project))?;
     let mut cmd = Command::new(program());
@@ -34,6 +45,8 @@ pub fn build(project: &Path, dir: &str) -> Result<Vec<u8>, ToolchainError> {
         .arg(&wit)
         .args(["-w", WORLD, "componentize", "-p"])
         .arg(dir)
+        .arg("-p")
+        .arg(&sdk)
         .arg("-o")
         .arg(&out)
         .arg("revision");
