@@ -6,6 +6,7 @@
 pub mod c;
 pub mod js;
 pub mod python;
+pub mod templates;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
