@@ -10,6 +10,7 @@ mod faults;
 mod fingerprint;
 mod hostile;
 mod offline;
+mod polyglot;
 mod schema;
 mod untransacted;
 mod verification;
