@@ -212,7 +212,11 @@ fn unchanged_component(
     }
     let bytes = std::fs::read(project.join(&locked.file)).ok()?;
     (blake3::hash(&bytes).to_hex().as_str() == locked.blake3).then(|| {
-        eprintln!("{dir} ({}): sources unchanged, keeping {}", lang.name(), locked.file);
+        eprintln!(
+            "{dir} ({}): sources unchanged, keeping {}",
+            lang.name(),
+            locked.file
+        );
         bytes
     })
 }

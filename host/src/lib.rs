@@ -22,8 +22,8 @@ pub mod runner;
 pub mod sandbox;
 pub mod scaffold;
 pub mod session;
-pub mod toolchain;
 pub mod store;
+pub mod toolchain;
 pub mod verify;
 pub mod wasi;
 

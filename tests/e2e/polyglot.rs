@@ -62,10 +62,28 @@ fn seed_rows(db: &TestDb) -> Vec<Seed> {
 fn expected_seed() -> Vec<Seed> {
     let s = |v: &str| Some(v.to_string());
     vec![
-        (1, "Espresso cup".into(), s("4.50"), s("kitchen,ceramic"), s("color=white;size=S")),
-        (2, "Desk lamp".into(), s("29.99"), s("office,light"), s("color=black;watts=40")),
+        (
+            1,
+            "Espresso cup".into(),
+            s("4.50"),
+            s("kitchen,ceramic"),
+            s("color=white;size=S"),
+        ),
+        (
+            2,
+            "Desk lamp".into(),
+            s("29.99"),
+            s("office,light"),
+            s("color=black;watts=40"),
+        ),
         (3, "Notebook".into(), s("3.00"), s("office"), s("pages=120")),
-        (4, "Tea kettle".into(), s("45.10"), s(""), s("color=red;volume=1.7")),
+        (
+            4,
+            "Tea kettle".into(),
+            s("45.10"),
+            s(""),
+            s("color=red;volume=1.7"),
+        ),
         (5, "Gift card".into(), None, None, None),
     ]
 }
@@ -98,10 +116,25 @@ fn c_python_and_js_revisions_migrate_data_and_restore_it_exactly() {
     assert_eq!(
         migrated_rows(&db),
         vec![
-            (1, Some(450), tags(&["kitchen", "ceramic"]), json(r#"{"color":"white","size":"S"}"#)),
-            (2, Some(2999), tags(&["office", "light"]), json(r#"{"color":"black","watts":"40"}"#)),
+            (
+                1,
+                Some(450),
+                tags(&["kitchen", "ceramic"]),
+                json(r#"{"color":"white","size":"S"}"#)
+            ),
+            (
+                2,
+                Some(2999),
+                tags(&["office", "light"]),
+                json(r#"{"color":"black","watts":"40"}"#)
+            ),
             (3, Some(300), tags(&["office"]), json(r#"{"pages":"120"}"#)),
-            (4, Some(4510), tags(&[]), json(r#"{"color":"red","volume":"1.7"}"#)),
+            (
+                4,
+                Some(4510),
+                tags(&[]),
+                json(r#"{"color":"red","volume":"1.7"}"#)
+            ),
             (5, None, None, None),
         ],
         "{log}"
@@ -112,17 +145,31 @@ fn c_python_and_js_revisions_migrate_data_and_restore_it_exactly() {
     // the revisions' own reports.
     for line in [
         format!("[{C_REV}] warn: sandbox: the revision read the environment; it is empty"),
-        format!("[{C_REV}] warn: sandbox: the revision tried to open /etc/passwd; there is no file system"),
-        format!("[{C_REV}] info: sandbox check: getenv(\"HOME\") = NULL, fopen(\"/etc/passwd\") = "),
-        format!("[{PY_REV}] warn: sandbox: the revision tried to open /etc/passwd; there is no file system"),
-        format!("[{PY_REV}] info: sandbox check: os.environ has 0 variable(s), open('/etc/passwd') -> FileNotFoundError"),
-        format!("[{JS_REV}] info: sandbox check: environment: no process object; files: no file API"),
+        format!(
+            "[{C_REV}] warn: sandbox: the revision tried to open /etc/passwd; there is no file system"
+        ),
+        format!(
+            "[{C_REV}] info: sandbox check: getenv(\"HOME\") = NULL, fopen(\"/etc/passwd\") = "
+        ),
+        format!(
+            "[{PY_REV}] warn: sandbox: the revision tried to open /etc/passwd; there is no file system"
+        ),
+        format!(
+            "[{PY_REV}] info: sandbox check: os.environ has 0 variable(s), open('/etc/passwd') -> FileNotFoundError"
+        ),
+        format!(
+            "[{JS_REV}] info: sandbox check: environment: no process object; files: no file API"
+        ),
     ] {
         assert!(log.contains(&line), "missing {line:?} in the log:\n{log}");
     }
 
     db.host(project.path(), &["downgrade", ROOT]).ok();
-    assert_eq!(seed_rows(&db), expected_seed(), "the downgrades restore the seed exactly");
+    assert_eq!(
+        seed_rows(&db),
+        expected_seed(),
+        "the downgrades restore the seed exactly"
+    );
     db.host(project.path(), &["downgrade", "base"]).ok();
     let left: Option<String> = db
         .client()
@@ -177,8 +224,11 @@ fn each_language_builds_from_source_to_the_lock_and_scaffolds_a_working_revision
         return;
     }
     let project = polyglot_copy();
-    std::os::unix::fs::symlink(polyglot().join("node_modules"), project.path().join("node_modules"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        polyglot().join("node_modules"),
+        project.path().join("node_modules"),
+    )
+    .unwrap();
 
     // From source: C components are byte-identical to the lock, Python and
     // JavaScript ones (whose toolchains snapshot an interpreter) are checked
@@ -198,15 +248,32 @@ fn each_language_builds_from_source_to_the_lock_and_scaffolds_a_working_revision
         .path()
         .join("20260111_0900_8d24c6e0a913_prices_in_cents/revision.c");
     let text = std::fs::read_to_string(&c_source).unwrap();
-    std::fs::write(&c_source, text.replace("converted to cents", "now in cents")).unwrap();
+    std::fs::write(
+        &c_source,
+        text.replace("converted to cents", "now in cents"),
+    )
+    .unwrap();
     let err = host_cmd(project.path(), None, &["build", "--check"]).fails();
     assert!(err.contains(C_REV) && err.contains("differ"), "{err}");
     std::fs::write(&c_source, text).unwrap();
 
     // A new revision in each language, on top of the chain.
-    for (lang, message) in [("c", "C step"), ("python", "Python step"), ("js", "JS step")] {
-        let made = host_cmd(project.path(), None, &["revision", "--lang", lang, "-m", message]).ok();
-        assert!(made.stdout().contains("built and locked"), "{}", made.stderr());
+    for (lang, message) in [
+        ("c", "C step"),
+        ("python", "Python step"),
+        ("js", "JS step"),
+    ] {
+        let made = host_cmd(
+            project.path(),
+            None,
+            &["revision", "--lang", lang, "-m", message],
+        )
+        .ok();
+        assert!(
+            made.stdout().contains("built and locked"),
+            "{}",
+            made.stderr()
+        );
     }
     let db = TestDb::new();
     let run = db.host(project.path(), &["run", "head"]).ok();

@@ -67,7 +67,9 @@ impl Language {
 #[derive(Debug, thiserror::Error)]
 pub enum ToolchainError {
     /// A tool the language needs is not installed.
-    #[error("revision {revision}: {tool} is needed to build {language} revisions and was not found ({detail}); install it: {install}")]
+    #[error(
+        "revision {revision}: {tool} is needed to build {language} revisions and was not found ({detail}); install it: {install}"
+    )]
     Missing {
         /// The revision folder.
         revision: String,
@@ -151,7 +153,10 @@ pub fn revisions(project: &Path) -> Result<Vec<(String, Language)>, ToolchainErr
 /// Where a language's generated files and intermediate outputs go:
 /// `<project>/.host/build/<what>`, created on demand.
 pub(crate) fn work_dir(project: &Path, what: &str) -> Result<PathBuf, ToolchainError> {
-    let dir = project.join(crate::project::STATE_DIR).join("build").join(what);
+    let dir = project
+        .join(crate::project::STATE_DIR)
+        .join("build")
+        .join(what);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     Ok(dir)
 }
