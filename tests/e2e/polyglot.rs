@@ -286,3 +286,31 @@ fn each_language_builds_from_source_to_the_lock_and_scaffolds_a_working_revision
     db.host(project.path(), &["downgrade", ROOT]).ok();
     assert_eq!(seed_rows(&db), expected_seed());
 }
+
+#[test]
+fn a_missing_toolchain_is_named_with_how_to_install_it() {
+    if !toolchains_ready("a_missing_toolchain_is_named") {
+        return;
+    }
+    let project = polyglot_copy();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_host"))
+        .arg("--migrations")
+        .arg(project.path())
+        .arg("build")
+        .env("COMPONENTIZE_PY", "/nonexistent/componentize-py")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("20260112_0900_5b7e2f90c4d8_tags_as_array")
+            && err.contains("/nonexistent/componentize-py")
+            && err.contains("pip install -r requirements.txt"),
+        "{err}"
+    );
+    // Nothing was half-written: the lock is the committed one.
+    assert_eq!(
+        std::fs::read(project.path().join("migrations.lock")).unwrap(),
+        std::fs::read(polyglot().join("migrations.lock")).unwrap()
+    );
+}

@@ -35,7 +35,8 @@ pub fn build(project: &Path, dir: &str) -> Result<Vec<u8>, ToolchainError> {
     std::fs::read(&out).map_err(io(&out))
 }
 
-/// The installed componentize-js version, from its package.json.
+/// The installed componentize-js version, from its package.json, and the
+/// blake3 of the project's package-lock.json.
 pub fn version(project: &Path) -> Result<String, ToolchainError> {
     let manifest = project.join("node_modules/@bytecodealliance/componentize-js/package.json");
     let text = std::fs::read_to_string(&manifest).map_err(|e| ToolchainError::Missing {
@@ -46,8 +47,12 @@ pub fn version(project: &Path) -> Result<String, ToolchainError> {
         install: COMPONENTIZE_JS.install,
     })?;
     let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    // The lock file pins the engine, wizer and jco that componentize-js uses.
+    let pins = std::fs::read(project.join("package-lock.json"))
+        .map(|b| blake3::hash(&b).to_hex().to_string())
+        .unwrap_or_else(|_| "no package-lock.json".into());
     Ok(format!(
-        "componentize-js {}",
+        "componentize-js {}\npackage-lock.json {pins}",
         json["version"].as_str().unwrap_or("unknown")
     ))
 }
