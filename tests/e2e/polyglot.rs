@@ -314,3 +314,84 @@ fn a_missing_toolchain_is_named_with_how_to_install_it() {
         std::fs::read(polyglot().join("migrations.lock")).unwrap()
     );
 }
+
+/// The interfaces a component imports at its top level (not those of the
+/// components nested in it, nor the types its world `use`s).
+fn imports_of(bytes: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.unwrap() {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
+                for import in reader {
+                    let name = import.unwrap().name.name.to_string();
+                    if name.contains(':') {
+                        names.push(name);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn each_language_imports_what_its_guide_documents() {
+    let lock_path = polyglot().join("migrations.lock");
+    let lock =
+        host::lock::Lock::parse(&std::fs::read_to_string(&lock_path).unwrap(), &lock_path).unwrap();
+    let own = [
+        "pgwasm:migration/context@0.1.0",
+        "pgwasm:migration/sql@0.1.0",
+        "pgwasm:migration/types@0.1.0",
+    ];
+    // CPython's runtime (docs/authoring-python.md): the harmless WASI plus
+    // filesystem and sockets, granted in host.toml and still given nothing.
+    let python_wasi = [
+        "wasi:cli/environment@0.2.9",
+        "wasi:cli/exit@0.2.9",
+        "wasi:cli/stderr@0.2.9",
+        "wasi:cli/stdin@0.2.9",
+        "wasi:cli/stdout@0.2.9",
+        "wasi:cli/terminal-input@0.2.9",
+        "wasi:cli/terminal-output@0.2.9",
+        "wasi:cli/terminal-stderr@0.2.9",
+        "wasi:cli/terminal-stdin@0.2.9",
+        "wasi:cli/terminal-stdout@0.2.9",
+        "wasi:clocks/monotonic-clock@0.2.9",
+        "wasi:clocks/wall-clock@0.2.9",
+        "wasi:filesystem/preopens@0.2.9",
+        "wasi:filesystem/types@0.2.9",
+        "wasi:io/error@0.2.9",
+        "wasi:io/poll@0.2.9",
+        "wasi:io/streams@0.2.9",
+        "wasi:random/random@0.2.9",
+        "wasi:sockets/instance-network@0.2.9",
+        "wasi:sockets/ip-name-lookup@0.2.9",
+        "wasi:sockets/network@0.2.9",
+        "wasi:sockets/tcp-create-socket@0.2.9",
+        "wasi:sockets/tcp@0.2.9",
+        "wasi:sockets/udp-create-socket@0.2.9",
+        "wasi:sockets/udp@0.2.9",
+    ];
+    for rev in &lock.revisions {
+        let bytes = std::fs::read(polyglot().join(&rev.file)).unwrap();
+        let mut expected: Vec<String> = own.iter().map(|s| s.to_string()).collect();
+        if rev.id == PY_REV {
+            expected.extend(python_wasi.iter().map(|s| s.to_string()));
+            expected.sort();
+        }
+        assert_eq!(
+            imports_of(&bytes),
+            expected,
+            "imports of {} ({})",
+            rev.id,
+            rev.file
+        );
+    }
+}
