@@ -60,6 +60,16 @@ fn compiler() -> String {
         .unwrap_or_else(|| "clang".into())
 }
 
+/// Where wasi-libc is: `$WASI_SYSROOT` (e.g. wasi-sdk's `share/wasi-sysroot`),
+/// else Debian's `/usr` (headers in `include/wasm32-wasi`, libraries in
+/// `lib/wasm32-wasi`: the same layout under both).
+fn sysroot() -> String {
+    std::env::var("WASI_SYSROOT")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/usr".into())
+}
+
 /// clang's own headers folder (stddef.h, stdint.h for wasm32).
 fn resource_dir(revision: &str, cc: &str) -> Result<String, ToolchainError> {
     let out = Command::new(cc)
@@ -95,6 +105,7 @@ pub fn build(project: &Path, dir: &str) -> Result<Vec<u8>, ToolchainError> {
     let core = out_dir.join("core.wasm");
     let cc = compiler();
     let resource = resource_dir(dir, &cc)?;
+    let sysroot = sysroot();
     let root = project.canonicalize().map_err(io(project))?;
     let mut cmd = Command::new(&cc);
     cmd.current_dir(&root)
@@ -109,8 +120,8 @@ pub fn build(project: &Path, dir: &str) -> Result<Vec<u8>, ToolchainError> {
             "-nostdinc",
         ])
         .arg(format!("-isystem{resource}/include"))
-        .arg("-isystem/usr/include/wasm32-wasi")
-        .arg("--sysroot=/usr")
+        .arg(format!("-isystem{sysroot}/include/wasm32-wasi"))
+        .arg(format!("--sysroot={sysroot}"))
         // Paths of this checkout must not reach the bytes (assert messages).
         .arg(format!("-ffile-prefix-map={}=.", root.display()))
         .arg(format!("-I{}", bindings.display()))

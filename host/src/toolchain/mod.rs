@@ -298,6 +298,27 @@ mod tests {
     }
 
     #[test]
+    fn the_sources_digest_follows_the_files_but_not_caches() {
+        let root = std::env::temp_dir().join(format!("toolchain-digest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("rev/__pycache__")).unwrap();
+        std::fs::write(root.join("rev/revision.c"), "int x;").unwrap();
+        let first = sources_digest(&root, "rev", Language::C).unwrap();
+        std::fs::write(root.join("rev/__pycache__/revision.pyc"), "cache").unwrap();
+        std::fs::write(root.join("rev/.revision.c.swp"), "editor").unwrap();
+        assert_eq!(sources_digest(&root, "rev", Language::C).unwrap(), first);
+        std::fs::write(root.join("rev/revision.c"), "int y;").unwrap();
+        let edited = sources_digest(&root, "rev", Language::C).unwrap();
+        std::fs::write(root.join("rev/revision.c"), "int x;").unwrap();
+        std::fs::write(root.join("rev/helper.c"), "").unwrap();
+        let added = sources_digest(&root, "rev", Language::C).unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_ne!(edited, first);
+        assert_ne!(added, first);
+        assert_ne!(added, edited);
+    }
+
+    #[test]
     fn revisions_are_found_by_entry_file() {
         let root = std::env::temp_dir().join(format!("toolchain-detect-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
