@@ -21,10 +21,33 @@ fn polyglot() -> PathBuf {
 fn polyglot_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&polyglot(), dir.path());
+    std::fs::create_dir_all(dir.path().join(".host")).unwrap();
+    std::os::unix::fs::symlink(shared_cache(), dir.path().join(".host").join("cache")).unwrap();
+    dir
+}
+
+fn shared_cache() -> PathBuf {
     let cache = repo().join("target").join("polyglot-compile-cache");
     std::fs::create_dir_all(&cache).unwrap();
-    std::fs::create_dir_all(dir.path().join(".host")).unwrap();
-    std::os::unix::fs::symlink(&cache, dir.path().join(".host").join("cache")).unwrap();
+    cache
+}
+
+/// Like [`polyglot_copy`], for a test that builds components: Python and
+/// JavaScript builds never give the same bytes twice, so their compiled code
+/// goes to a private cache that starts as hard links to the shared one (the
+/// cache replaces files by renaming, never writes through a link).
+fn polyglot_copy_private_cache() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&polyglot(), dir.path());
+    let cache = dir.path().join(".host").join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    for entry in std::fs::read_dir(shared_cache()).unwrap() {
+        let entry = entry.unwrap();
+        let dst = cache.join(entry.file_name());
+        if std::fs::hard_link(entry.path(), &dst).is_err() {
+            std::fs::copy(entry.path(), &dst).unwrap();
+        }
+    }
     dir
 }
 
@@ -223,7 +246,7 @@ fn each_language_builds_from_source_to_the_lock_and_scaffolds_a_working_revision
     if !toolchains_ready("each_language_builds_from_source") {
         return;
     }
-    let project = polyglot_copy();
+    let project = polyglot_copy_private_cache();
     std::os::unix::fs::symlink(
         polyglot().join("node_modules"),
         project.path().join("node_modules"),
