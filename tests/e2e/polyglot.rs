@@ -418,3 +418,70 @@ fn each_language_imports_what_its_guide_documents() {
         );
     }
 }
+
+#[test]
+fn a_c_branch_and_a_c_merge_join_the_polyglot_chain() {
+    if !toolchains_ready("a_c_branch_and_a_c_merge") {
+        return;
+    }
+    let project = polyglot_copy();
+    std::os::unix::fs::symlink(
+        polyglot().join("node_modules"),
+        project.path().join("node_modules"),
+    )
+    .unwrap();
+    let side = "c0ffee000001";
+    host_cmd(
+        project.path(),
+        None,
+        &[
+            "revision",
+            "--lang",
+            "c",
+            "-m",
+            "Side branch",
+            "--head",
+            C_REV,
+            "--splice",
+            "--rev-id",
+            side,
+        ],
+    )
+    .ok();
+    let merged = host_cmd(
+        project.path(),
+        None,
+        &[
+            "merge",
+            "--lang",
+            "c",
+            "heads",
+            "-m",
+            "Join the side branch",
+            "--rev-id",
+            "c0ffee000002",
+        ],
+    )
+    .ok();
+    assert!(
+        merged.stdout().contains("built and locked"),
+        "{}",
+        merged.stderr()
+    );
+    let lock_path = project.path().join("migrations.lock");
+    let lock =
+        host::lock::Lock::parse(&std::fs::read_to_string(&lock_path).unwrap(), &lock_path).unwrap();
+    let mut parents = lock.get("c0ffee000002").unwrap().down_revisions.clone();
+    parents.sort();
+    assert_eq!(parents, vec![side.to_string(), JS_REV.to_string()]);
+
+    let db = TestDb::new();
+    let out = db.host(project.path(), &["run", "head"]).ok().stdout();
+    assert!(
+        out.contains("The database is at c0ffee000002 (head)"),
+        "{out}"
+    );
+    assert_eq!(migrated_rows(&db).len(), 5);
+    db.host(project.path(), &["downgrade", ROOT]).ok();
+    assert_eq!(seed_rows(&db), expected_seed());
+}
