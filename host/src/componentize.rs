@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::toolchain::Language;
+
 /// Folder, under the project, that holds the built components.
 pub const COMPONENTS_DIR: &str = "components";
 
@@ -53,6 +55,9 @@ pub enum BuildError {
     /// The revisions do not form a valid graph.
     #[error("the built revisions do not form a valid graph: {0}")]
     Graph(#[from] crate::graph::GraphError),
+    /// A C, Python or JavaScript toolchain failed.
+    #[error(transparent)]
+    Toolchain(#[from] crate::toolchain::ToolchainError),
     /// `--check` found a component whose bytes differ from the lock.
     #[error(
         "{} component(s) differ from {LOCK_FILE}: {}. The build is not reproducible here (another rustc, guest-sdk or wit-bindgen version?) or the sources changed",
@@ -194,12 +199,42 @@ fn keep_installed(lock: &mut Lock, old: Option<&Lock>) {
     }
 }
 
-/// Builds every revision crate and writes (or, with `check`, compares) the lock.
+/// The component already in the project for a revision whose toolchain is
+/// not reproducible, when its sources are those it was locked with: a
+/// rebuild would only give other bytes. `--check` always rebuilds.
+fn unchanged_component(
+    project: &Path,
+    old: Option<&Lock>,
+    dir: &str,
+    lang: Language,
+    sources: &Option<String>,
+    check: bool,
+) -> Option<Vec<u8>> {
+    if check || lang.reproducible() {
+        return None;
+    }
+    let locked = old?
+        .revisions
+        .iter()
+        .find(|r| r.source.as_deref() == Some(dir))?;
+    if locked.sources_blake3.as_ref() != sources.as_ref() {
+        return None;
+    }
+    let bytes = std::fs::read(project.join(&locked.file)).ok()?;
+    (blake3::hash(&bytes).to_hex().as_str() == locked.blake3).then(|| {
+        eprintln!(
+            "{dir} ({}): sources unchanged, keeping {}",
+            lang.name(),
+            locked.file
+        );
+        bytes
+    })
+}
+
+/// Builds every revision (Rust crates, C, Python and JavaScript folders) and writes (or, with `check`, compares) the lock.
 pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Lock, BuildError> {
     let grants =
         crate::project::read_grants(project).map_err(|e| BuildError::Settings(e.to_string()))?;
-    let (crates, target_dir, target) = guest_crates(project)?;
-    cargo(project, &["build", "--release", "--target", &target], false)?;
     let out_dir = project.join(COMPONENTS_DIR);
     if !check {
         std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
@@ -209,24 +244,51 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
     let old = std::fs::read_to_string(project.join(LOCK_FILE))
         .ok()
         .and_then(|t| Lock::parse(&t, &project.join(LOCK_FILE)).ok());
-    for c in &crates {
-        let module = target_dir
-            .join(&target)
-            .join("release")
-            .join(format!("{}.wasm", c.lib));
-        let core = std::fs::read(&module).map_err(io(&module))?;
-        let component = if is_component(&core) {
-            core
-        } else {
-            encode(&core).map_err(|detail| BuildError::Encode {
-                crate_dir: c.dir.clone(),
-                module: module.clone(),
-                detail,
-            })?
+    let mut units: Vec<(String, Language)> = Vec::new();
+    let mut rust_modules = std::collections::BTreeMap::new();
+    // A project of C, Python or JavaScript revisions needs no cargo workspace.
+    if project.join("Cargo.toml").is_file() {
+        let (crates, target_dir, target) = guest_crates(project)?;
+        cargo(project, &["build", "--release", "--target", &target], false)?;
+        for c in crates {
+            let module = target_dir
+                .join(&target)
+                .join("release")
+                .join(format!("{}.wasm", c.lib));
+            rust_modules.insert(c.dir.clone(), module);
+            units.push((c.dir, Language::Rust));
+        }
+    }
+    units.extend(crate::toolchain::revisions(project)?);
+    for (dir, lang) in &units {
+        let sources = match lang {
+            Language::Rust => None,
+            _ => Some(crate::toolchain::sources_digest(project, dir, *lang)?),
+        };
+        let component = match rust_modules.get(dir) {
+            Some(module) => {
+                let core = std::fs::read(module).map_err(io(module))?;
+                if is_component(&core) {
+                    core
+                } else {
+                    encode(&core).map_err(|detail| BuildError::Encode {
+                        crate_dir: dir.clone(),
+                        module: module.clone(),
+                        detail,
+                    })?
+                }
+            }
+            None => match unchanged_component(project, old.as_ref(), dir, *lang, &sources, check) {
+                Some(bytes) => bytes,
+                None => {
+                    eprintln!("building {dir} ({})", lang.name());
+                    crate::toolchain::build(project, dir, *lang)?
+                }
+            },
         };
         let hash = blake3::hash(&component).to_hex().to_string();
         let verified = VerifiedComponent {
-            revision: c.dir.clone(),
+            revision: dir.clone(),
             bytes: component.clone(),
             blake3: hash.clone(),
         };
@@ -250,10 +312,30 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
                 .map(|s| s.grant.clone())
                 .unwrap_or_default(),
         )?;
-        let file = format!("{COMPONENTS_DIR}/{}.wasm", c.dir.replace('/', "_"));
+        let file = format!("{COMPONENTS_DIR}/{}.wasm", dir.replace('/', "_"));
         if check {
             match old.as_ref().and_then(|l| l.get(&info.id)) {
                 Some(locked) if locked.blake3 == hash => {}
+                // Toolchains that snapshot an interpreter never give the same
+                // bytes twice: the sources it was built from are compared instead.
+                Some(locked) if !lang.reproducible() => {
+                    if locked.sources_blake3 == sources {
+                        eprintln!(
+                            "{} ({}): built from the locked sources; {} does not build byte-identical components, so the sources digest was compared instead of the bytes",
+                            info.id,
+                            lang.name(),
+                            lang.name()
+                        );
+                    } else {
+                        differs.push(format!(
+                            "{} ({}): sources digest {} differs from the locked {}; the sources changed since `host build`",
+                            info.id,
+                            lang.name(),
+                            sources.as_deref().unwrap_or("-"),
+                            locked.sources_blake3.as_deref().unwrap_or("(none)")
+                        ));
+                    }
+                }
                 Some(locked) => differs.push(format!(
                     "{} built {hash}, locked {}",
                     info.id, locked.blake3
@@ -280,7 +362,8 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
             transactional: info.transactional,
             file,
             blake3: hash,
-            source: Some(c.dir.clone()),
+            source: Some(dir.clone()),
+            sources_blake3: sources,
             package: None,
             oci_digest: None,
         });
@@ -328,6 +411,7 @@ mod tests {
             file: format!("{id}.wasm"),
             blake3: "0".repeat(64),
             source: None,
+            sources_blake3: None,
             transcript: None,
             fingerprint: None,
             package: package.map(String::from),

@@ -26,6 +26,7 @@ pub mod scaffold;
 pub mod script_cache;
 pub mod session;
 pub mod store;
+pub mod toolchain;
 pub mod verify;
 pub mod wasi;
 

@@ -54,6 +54,10 @@ pub struct LockedRevision {
     /// Source crate folder, relative to the project folder, when the host built it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// blake3 of the revision's sources, the WIT and the toolchain version,
+    /// for languages whose toolchains do not build byte-identical components.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources_blake3: Option<String>,
     /// blake3 of the SQL transcript of `upgrade`, from a replay (`host fingerprint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
@@ -220,6 +224,7 @@ mod tests {
                 file: "components/a.wasm".into(),
                 blake3: "ab".repeat(32),
                 source: Some("a".into()),
+                sources_blake3: None,
                 transcript: None,
                 fingerprint: Some("cd".repeat(32)),
                 package: None,

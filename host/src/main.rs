@@ -219,6 +219,9 @@ enum Command {
         /// Write the crate but do not build or lock it.
         #[arg(long)]
         no_build: bool,
+        /// Language of the revision: rust (a crate), c, python or js.
+        #[arg(long, default_value = "rust", value_parser = ["rust", "c", "python", "js"])]
+        lang: String,
     },
     /// Scaffold a merge revision of several heads, build it and lock it.
     Merge {
@@ -237,6 +240,9 @@ enum Command {
         /// Write the crate but do not build or lock it.
         #[arg(long)]
         no_build: bool,
+        /// Language of the merge revision: rust (a crate), c, python or js.
+        #[arg(long, default_value = "rust", value_parser = ["rust", "c", "python", "js"])]
+        lang: String,
     },
     /// Replay the chain on a scratch database and record each revision's
     /// transcript and schema fingerprint in migrations.lock.
@@ -482,6 +488,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             rev_id,
             splice,
             no_build,
+            lang,
         } => {
             let project = Project::open(&root)?;
             let graph = &project.graph;
@@ -512,6 +519,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 deps,
                 message,
                 *no_build,
+                host::toolchain::Language::parse(lang).unwrap_or(host::toolchain::Language::Rust),
             )
             .await
         }
@@ -521,6 +529,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             rev_id,
             branch_label,
             no_build,
+            lang,
         } => {
             let project = Project::open(&root)?;
             let mut parents = Vec::new();
@@ -551,6 +560,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Vec::new(),
                 message,
                 *no_build,
+                host::toolchain::Language::parse(lang).unwrap_or(host::toolchain::Language::Rust),
             )
             .await
         }
@@ -757,6 +767,7 @@ async fn scaffold(
     depends_on: Vec<String>,
     message: &str,
     no_build: bool,
+    lang: host::toolchain::Language,
 ) -> Result<ExitCode> {
     let id = rev_id
         .clone()
@@ -779,11 +790,14 @@ async fn scaffold(
                 .join("..")
                 .join("guest-sdk")
         });
-    let folder = host::scaffold::write_revision(root, &rev, &guest_sdk)?;
-    say!(
-        "Generated {}",
-        root.join(&folder).join("src").join("lib.rs").display()
-    );
+    let generated = if lang == host::toolchain::Language::Rust {
+        let folder = host::scaffold::write_revision(root, &rev, &guest_sdk)?;
+        root.join(&folder).join("src").join("lib.rs")
+    } else {
+        let folder = host::toolchain::templates::write_revision(root, &rev, lang)?;
+        root.join(&folder).join(lang.entry_file())
+    };
+    say!("Generated {}", generated.display());
     if no_build {
         say!("Not built: run `host build` once the revision is written");
         return Ok(ExitCode::SUCCESS);

@@ -314,7 +314,7 @@ struct Plan {
     guest_sdk_dep: Option<String>,
 }
 
-fn validate(rev: &NewRevision) -> Result<(), ScaffoldError> {
+pub(crate) fn validate(rev: &NewRevision) -> Result<(), ScaffoldError> {
     let invalid = |reason: String| ScaffoldError::InvalidId {
         id: rev.id.clone(),
         reason,

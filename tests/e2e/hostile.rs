@@ -200,6 +200,7 @@ fn project_with_component(id: &str, name: &str, bytes: &[u8]) -> tempfile::TempD
         file,
         blake3: blake3::hash(bytes).to_hex().to_string(),
         source: None,
+        sources_blake3: None,
         transcript: None,
         fingerprint: None,
         package: None,

@@ -11,6 +11,7 @@ mod fingerprint;
 mod hostile;
 mod offline;
 mod packages;
+mod polyglot;
 mod schema;
 mod untransacted;
 mod verification;

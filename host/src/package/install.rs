@@ -318,6 +318,7 @@ pub async fn install(
             transactional: r.transactional,
             file: format!("{INSTALL_DIR}/{name}/{}.wasm", r.id),
             blake3: r.blake3.clone(),
+            sources_blake3: None,
             source: None,
             transcript: None,
             fingerprint: None,
