@@ -605,14 +605,19 @@ pub async fn offline_script(
     // output is not remembered yet are compiled and run.
     Pipeline::check(project, sandbox, &plan.revisions())?;
     let scripts = ScriptCache::new(sandbox.cache_dir().map(|d| d.join("offline")));
+    let hashes: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| project.locked(&s.revision).blake3.to_ascii_lowercase())
+        .collect();
     let keys: Vec<String> = plan
         .steps
         .iter()
-        .map(|s| {
-            let blake3 = project.locked(&s.revision).blake3.to_ascii_lowercase();
+        .zip(&hashes)
+        .map(|(s, blake3)| {
             // Package parameters change what a guest writes.
             let config = project.config(&s.revision);
-            script_cache::key(&blake3, s.direction, sandbox.limits(), &config)
+            script_cache::key(blake3, s.direction, sandbox.limits(), &config)
         })
         .collect();
     let mut hits: Vec<Option<Script>> = keys.iter().map(|k| scripts.get(k)).collect();
@@ -633,7 +638,7 @@ pub async fn offline_script(
     );
     let mut heads = plan.heads_before.clone();
     for (n, step) in plan.steps.iter().enumerate() {
-        let blake3 = &project.locked(&step.revision).blake3.to_ascii_lowercase();
+        let blake3 = &hashes[n];
         let rev = project
             .graph
             .get(&step.revision)

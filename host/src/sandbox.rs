@@ -870,14 +870,18 @@ fn wit_version() -> &'static str {
 /// Writes a compiled artifact and its hash, each atomically, artifact first.
 fn store_cached(dir: &Path, key: &str, artifact: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let write = |name: String, bytes: &[u8]| -> std::io::Result<()> {
-        let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, dir.join(name))
-    };
-    write(format!("{key}.cwasm"), artifact)?;
-    write(
-        format!("{key}.cwasm.blake3"),
+    write_atomically(dir, &format!("{key}.cwasm"), artifact)?;
+    write_atomically(
+        dir,
+        &format!("{key}.cwasm.blake3"),
         blake3::hash(artifact).to_hex().as_bytes(),
     )
+}
+
+/// Writes `dir/name` through a temporary file renamed into place, so that a
+/// reader sees the old file or the whole new one, never a partial write.
+pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, dir.join(name))
 }

@@ -82,10 +82,9 @@ impl ScriptCache {
         let Some(dir) = &self.dir else { return };
         let body = format!("{}\n{}", script.transcript, script.sql);
         let text = format!("{}\n{body}", blake3::hash(body.as_bytes()).to_hex());
-        let tmp = dir.join(format!("{key}.{}.tmp", std::process::id()));
-        let _ = std::fs::create_dir_all(dir)
-            .and_then(|()| std::fs::write(&tmp, text))
-            .and_then(|()| std::fs::rename(&tmp, dir.join(format!("{key}.sql"))));
+        let _ = std::fs::create_dir_all(dir).and_then(|()| {
+            crate::sandbox::write_atomically(dir, &format!("{key}.sql"), text.as_bytes())
+        });
     }
 }
 
