@@ -1,11 +1,11 @@
-//! The transaction-control guard and the offline parameter inliner never
+//! The lexer, the transaction-control guard and statement termination never
 //! panic on any SQL text.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let _ = host::guard::check(text);
-    let _ = host::offline::inline_params(text, &[host::codec::PgValue::Text("x".into())]);
-    let _ = host::offline::terminate(text);
+    let _ = host_core::sql::lex::lex(text);
+    let _ = host_core::sql::guard::check(text);
+    let _ = host_core::sql::lex::terminate(text);
 });

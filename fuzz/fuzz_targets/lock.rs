@@ -5,8 +5,8 @@ use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
 fuzz_target!(|text: &str| {
-    if let Ok(lock) = host::lock::Lock::parse(text, Path::new("fuzz.lock")) {
-        let _ = host::project::graph_of(&lock);
+    if let Ok(lock) = host_core::lock::Lock::parse(text, Path::new("fuzz.lock")) {
+        let _ = lock.graph();
         let _ = lock.to_toml();
     }
 });

@@ -1,8 +1,8 @@
 //! Target and range parsing, and planning with whatever parses, never panic.
 #![no_main]
 
-use host::graph::{Graph, Revision};
-use host::plan::{self, Range, Target};
+use host_core::graph::{Graph, Revision};
+use host_core::plan::{self, Range, Target};
 use libfuzzer_sys::fuzz_target;
 
 fn graph() -> Graph {

@@ -2,14 +2,14 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use host::cluster::Cluster;
-use host::config;
+use host::db::bookkeeping::Tables;
+use host::db::cluster::Cluster;
+use host::db::connect;
 use host::graph::Revision;
 use host::plan::{self, Direction, Range, Target};
 use host::project::{Project, STATE_DIR};
-use host::runner::{self, RunOptions};
-use host::sandbox::{Limits, Sandbox};
-use host::store::Tables;
+use host::runtime::runner::{self, RunOptions};
+use host::runtime::sandbox::{Limits, Sandbox};
 use host::verify;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ macro_rules! say_raw {
     }};
 }
 
-mod cli_package;
+mod cli;
 
 /// Schema migrations for PostgreSQL as sandboxed WebAssembly components.
 #[derive(Parser)]
@@ -108,7 +108,7 @@ struct LimitArgs {
     timeout: Option<f64>,
     /// Compiler for components not in the compile cache yet.
     #[arg(long, value_enum, env = "HOST_COMPILER", default_value = "winch")]
-    compiler: host::sandbox::Compiler,
+    compiler: host::runtime::sandbox::Compiler,
     #[command(flatten)]
     lock: LockArgs,
     /// PostgreSQL statement_timeout for each revision's statements, in seconds
@@ -267,7 +267,7 @@ enum Command {
         check: bool,
     },
     #[command(flatten)]
-    Packages(cli_package::PackageCommand),
+    Packages(cli::package::PackageCommand),
     /// The embedded PostgreSQL cluster used when no database is configured.
     Db {
         #[command(subcommand)]
@@ -519,7 +519,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 deps,
                 message,
                 *no_build,
-                host::toolchain::Language::parse(lang).unwrap_or(host::toolchain::Language::Rust),
+                host::build::toolchain::Language::parse(lang)
+                    .unwrap_or(host::build::toolchain::Language::Rust),
             )
             .await
         }
@@ -560,7 +561,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Vec::new(),
                 message,
                 *no_build,
-                host::toolchain::Language::parse(lang).unwrap_or(host::toolchain::Language::Rust),
+                host::build::toolchain::Language::parse(lang)
+                    .unwrap_or(host::build::toolchain::Language::Rust),
             )
             .await
         }
@@ -592,9 +594,12 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     entry.fingerprint.as_deref().unwrap_or("")
                 );
             }
-            let path = root.join(host::lock::LOCK_FILE);
-            std::fs::write(&path, lock.to_toml())
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            let path = host::project::write_lock(&root, &lock).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot write {}: {e}",
+                    root.join(host::lock::LOCK_FILE).display()
+                )
+            })?;
             say!("recorded in {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -702,7 +707,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Build { check } => {
             let sandbox =
                 Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
-            let lock = host::componentize::build(&root, &sandbox, *check).await?;
+            let lock = host::build::build(&root, &sandbox, *check).await?;
             let verb = if *check { "match" } else { "locked in" };
             say!(
                 "{} revision(s) {verb} {}",
@@ -711,7 +716,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Packages(cmd) => cli_package::run(cmd, &root).await,
+        Command::Packages(cmd) => cli::package::run(cmd, &root).await,
         Command::Db { action } => {
             let cluster = Cluster::new(root.join(STATE_DIR).join("pg"));
             match action {
@@ -767,15 +772,15 @@ async fn scaffold(
     depends_on: Vec<String>,
     message: &str,
     no_build: bool,
-    lang: host::toolchain::Language,
+    lang: host::build::toolchain::Language,
 ) -> Result<ExitCode> {
     let id = rev_id
         .clone()
-        .unwrap_or_else(host::scaffold::new_revision_id);
+        .unwrap_or_else(host::build::scaffold::new_revision_id);
     if project.graph.contains(&id) {
         bail!("revision id {id} already exists in this project; pass another --rev-id");
     }
-    let rev = host::scaffold::NewRevision {
+    let rev = host::build::scaffold::NewRevision {
         id: id.clone(),
         down_revisions: parents,
         branch_labels: labels.to_vec(),
@@ -790,11 +795,11 @@ async fn scaffold(
                 .join("..")
                 .join("guest-sdk")
         });
-    let generated = if lang == host::toolchain::Language::Rust {
-        let folder = host::scaffold::write_revision(root, &rev, &guest_sdk)?;
+    let generated = if lang == host::build::toolchain::Language::Rust {
+        let folder = host::build::scaffold::write_revision(root, &rev, &guest_sdk)?;
         root.join(&folder).join("src").join("lib.rs")
     } else {
-        let folder = host::toolchain::templates::write_revision(root, &rev, lang)?;
+        let folder = host::build::toolchain::templates::write_revision(root, &rev, lang)?;
         root.join(&folder).join(lang.entry_file())
     };
     say!("Generated {}", generated.display());
@@ -803,7 +808,7 @@ async fn scaffold(
         return Ok(ExitCode::SUCCESS);
     }
     let sandbox = Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
-    let lock = host::componentize::build(root, &sandbox, false).await?;
+    let lock = host::build::build(root, &sandbox, false).await?;
     say!(
         "Revision {id} built and locked ({} revisions in {})",
         lock.revisions.len(),
@@ -824,10 +829,10 @@ async fn connect_with_config(
     root: &Path,
 ) -> Result<(Arc<Client>, String, tokio_postgres::Config)> {
     let dotenv = std::fs::read_to_string(".env")
-        .map(|t| config::parse_dotenv(&t))
+        .map(|t| connect::parse_dotenv(&t))
         .unwrap_or_default();
     let env = |k: &str| std::env::var(k).ok();
-    let (url, origin) = match config::resolve(cli.database_url.as_deref(), &env, &dotenv) {
+    let (url, origin) = match connect::resolve(cli.database_url.as_deref(), &env, &dotenv) {
         Some(c) => (c.url, c.origin),
         None => {
             let cluster = Cluster::new(root.join(STATE_DIR).join("pg"));
@@ -839,8 +844,8 @@ async fn connect_with_config(
             (url, "the embedded cluster".to_string())
         }
     };
-    let cfg = config::parse(&url, &origin)?;
-    let client = config::connect(&cfg, &origin).await?;
+    let cfg = connect::parse(&url, &origin)?;
+    let client = connect::connect(&cfg, &origin).await?;
     Ok((client, origin, cfg))
 }
 
@@ -855,6 +860,40 @@ fn limits(a: &LimitArgs) -> Result<Limits> {
         memory_bytes: a.memory_limit_mb << 20,
         timeout: a.timeout.map(|t| secs(t, "--timeout")).transpose()?,
         compiler: a.compiler,
+    })
+}
+
+/// Whether a `Running …` line has been started and not yet ended.
+static STEP_OPEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints each step when it starts and its time when it commits, so a long
+/// compile or revision shows while it happens.
+fn step_printer(project: &Project) -> runner::Progress {
+    let graph = project.graph.clone();
+    runner::Progress::new(move |event| match event {
+        runner::Event::Started {
+            revision,
+            direction,
+        } => {
+            let rev = graph.get(revision).expect("planned revisions exist");
+            say_raw!(
+                "Running {} {}, {}",
+                direction,
+                arrow(rev, direction),
+                rev.message
+            );
+            use std::io::Write as _;
+            let _ = std::io::stdout().flush();
+            STEP_OPEN.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        runner::Event::Finished(s) => {
+            STEP_OPEN.store(false, std::sync::atomic::Ordering::SeqCst);
+            say!(
+                " ({:.1} ms, {} SQL calls)",
+                s.duration.as_secs_f64() * 1000.0,
+                s.statements
+            );
+        }
     })
 }
 
@@ -880,6 +919,7 @@ async fn migrate(
             .ddl_lock_timeout
             .map(|t| secs(t, "--ddl-lock-timeout"))
             .transpose()?,
+        progress: None,
     };
     if a.mode.sql {
         let range = Range::parse(&a.target)?;
@@ -916,21 +956,15 @@ async fn migrate(
         return Ok(ExitCode::SUCCESS);
     }
     let sandbox = Sandbox::new(Some(project.state_dir().join("cache")), limits(&a.limits)?)?;
-    let report = runner::migrate(&project, &client, &sandbox, direction, &target, &opts).await?;
-    for s in &report.steps {
-        let rev = project
-            .graph
-            .get(&s.revision)
-            .expect("planned revisions exist");
-        say!(
-            "Running {} {}, {} ({:.1} ms, {} SQL calls)",
-            s.direction,
-            arrow(rev, s.direction),
-            rev.message,
-            s.duration.as_secs_f64() * 1000.0,
-            s.statements
-        );
+    let opts = RunOptions {
+        progress: Some(step_printer(&project)),
+        ..opts
+    };
+    let result = runner::migrate(&project, &client, &sandbox, direction, &target, &opts).await;
+    if result.is_err() && STEP_OPEN.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        say!(" failed");
     }
+    let report = result?;
     let at = describe_heads(&project, &report.heads);
     if report.steps.is_empty() {
         say!("Nothing to do; the database is at {at}");

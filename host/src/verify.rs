@@ -3,12 +3,12 @@
 //! drift, finding where a database with wrong bookkeeping stands, and
 //! verifying a database's history against the lock.
 
+use crate::db::bookkeeping::{StoreError, describe, ident};
 use crate::fingerprint::{FingerprintError, Schema};
 use crate::plan::{self, Plan};
 use crate::project::{Project, ProjectError};
-use crate::runner::{self, RunError, RunOptions};
-use crate::sandbox::Sandbox;
-use crate::store::{StoreError, describe, ident};
+use crate::runtime::runner::{self, RunError, RunOptions};
+use crate::runtime::sandbox::Sandbox;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio_postgres::Client;
@@ -84,7 +84,7 @@ impl Scratch {
             .map_err(|e| fail("create", describe(&e)))?;
         let mut scratch_cfg = cfg.clone();
         scratch_cfg.dbname(&name);
-        match crate::config::connect(&scratch_cfg, "the scratch database").await {
+        match crate::db::connect::connect(&scratch_cfg, "the scratch database").await {
             Ok(client) => Ok(Scratch {
                 admin: admin.clone(),
                 name,
@@ -130,6 +130,7 @@ pub struct Replayed {
 fn scratch_options(opts: &RunOptions) -> RunOptions {
     RunOptions {
         fingerprint: false,
+        progress: None,
         ..opts.clone()
     }
 }

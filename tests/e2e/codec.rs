@@ -9,7 +9,7 @@
 use std::error::Error as _;
 
 use crate::common::TestDb;
-use host::codec::{CodecError, PgValue, decode_column, type_name};
+use host::runtime::codec::{CodecError, PgValue, decode_column, type_name};
 use tokio_postgres::Client;
 
 async fn connect() -> (Client, TestDb) {

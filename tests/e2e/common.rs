@@ -46,7 +46,7 @@ fn server() -> &'static str {
         let state = repo().join("target").join("e2e-cluster");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let url = rt
-            .block_on(host::cluster::Cluster::new(state).ensure_running())
+            .block_on(host::db::cluster::Cluster::new(state).ensure_running())
             .expect("no DATABASE_URL, no server on 127.0.0.1:5432, and the embedded cluster did not start");
         let cfg: postgres::Config = url.parse().unwrap();
         to_kv(&cfg)

@@ -10,7 +10,7 @@ fn a_held_run_lock_times_out_naming_its_holder() {
     blocker
         .batch_execute("SET application_name = 'nightly-etl'")
         .unwrap();
-    let key = host::store::Tables::default().lock_key();
+    let key = host::db::bookkeeping::Tables::default().lock_key();
     blocker
         .execute("SELECT pg_advisory_lock($1)", &[&key])
         .unwrap();

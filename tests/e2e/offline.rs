@@ -8,8 +8,9 @@
 use std::error::Error;
 
 use crate::common::TestDb;
-use host::codec::PgValue;
-use host::offline::{OfflineError, inline_params, literal, terminate};
+use host::runtime::codec::PgValue;
+use host::runtime::inline::{OfflineError, inline_params, literal};
+use host::sql::lex::terminate;
 use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Client, Row};
 

@@ -9,7 +9,7 @@ use super::sign::{IndexSignature, SIGNATURE_FILE};
 use super::spec::PackageSpec;
 use super::{DIST_DIR, PackageError, io, write_atomic};
 use crate::lock::{LOCK_FILE, Lock, WIT_PACKAGE};
-use crate::sandbox::Sandbox;
+use crate::runtime::sandbox::Sandbox;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -39,7 +39,7 @@ pub fn revision_files(dist: &Path, id: &str) -> [PathBuf; 3] {
 pub async fn build(dir: &Path, sandbox: &Sandbox, compile: bool) -> Result<Built, PackageError> {
     let spec = PackageSpec::read(dir)?;
     if compile {
-        crate::componentize::build(dir, sandbox, false).await?;
+        crate::build::build(dir, sandbox, false).await?;
     }
     let invalid = |message: String| PackageError::Invalid {
         dir: dir.to_path_buf(),

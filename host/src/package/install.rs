@@ -15,8 +15,8 @@ use super::sign::IndexSignature;
 use super::spec::version_key;
 use super::{INSTALL_DIR, PackageError, io, settings, write_atomic};
 use crate::lock::{LOCK_FILE, LockedRevision, WIT_PACKAGE};
-use crate::project::{Project, SETTINGS_FILE, VerifiedComponent, graph_of};
-use crate::sandbox::{Limits, Sandbox, SandboxError};
+use crate::project::{Project, SETTINGS_FILE, VerifiedComponent};
+use crate::runtime::sandbox::{Limits, Sandbox, SandboxError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -327,7 +327,7 @@ pub async fn install(
         });
         added.push(r.id.clone());
     }
-    graph_of(&lock).map_err(|e| {
+    lock.graph().map_err(|e| {
         refuse(format!(
             "its revisions do not fit this project's graph: {e}"
         ))
@@ -370,7 +370,7 @@ pub async fn install(
     if params_changed && !kept.is_empty() {
         // Replays recorded under the old parameters no longer describe these
         // revisions, nor the schema after them.
-        let graph = graph_of(&lock).expect("checked above");
+        let graph = lock.graph().expect("checked above");
         let stale = graph.descendants(kept.iter().map(String::as_str));
         for r in lock.revisions.iter_mut().filter(|r| stale.contains(&r.id)) {
             r.transcript = None;
@@ -408,7 +408,7 @@ pub async fn install(
     if let Some(text) = new_settings {
         write_atomic(&settings_path, text.as_bytes())?;
     }
-    write_atomic(&root.join(LOCK_FILE), lock.to_toml().as_bytes())?;
+    crate::project::write_lock(root, &lock).map_err(io(&root.join(LOCK_FILE)))?;
 
     // 8. Precompile into the project's cache, so the first run does not wait.
     let cache = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())

@@ -28,7 +28,7 @@ pub enum PackageError {
     Spec(#[from] spec::SpecError),
     /// Building the revision crates failed.
     #[error(transparent)]
-    Build(#[from] crate::componentize::BuildError),
+    Build(#[from] crate::build::BuildError),
     /// The project cannot be opened.
     #[error(transparent)]
     Project(#[from] crate::project::ProjectError),
@@ -75,11 +75,9 @@ pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Packa
     }
 }
 
-/// Writes a file atomically: a temporary sibling, then a rename.
+/// Writes a file atomically (see [`crate::project::write_atomically`]).
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), PackageError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    crate::project::write_atomically(path, bytes).map_err(io(path))
 }
 
 /// Folder, under a package folder, where `host package build` writes what `host publish` pushes.

@@ -9,7 +9,7 @@
 //!
 //! then `target/wasm32-unknown-unknown/release/wrong_world.wasm` is wrapped
 //! into a component exactly as `host build` does, with
-//! `host::componentize::encode` (wit-component's `ComponentEncoder`,
+//! `host::build::encode` (wit-component's `ComponentEncoder`,
 //! validating). The e2e test `tests/e2e/hostile.rs` adds it to a project's
 //! lock with its blake3.
 

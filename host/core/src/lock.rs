@@ -2,6 +2,7 @@
 //! the blake3 of every component. It is what the host trusts; components are
 //! checked against it before they are compiled.
 
+use crate::graph::{Graph, GraphError, Revision};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -197,6 +198,22 @@ impl Lock {
     /// The revision with this exact id.
     pub fn get(&self, id: &str) -> Option<&LockedRevision> {
         self.revisions.iter().find(|r| r.id == id)
+    }
+
+    /// The revision graph the lock describes (its `down_revisions` are the graph's parents).
+    pub fn graph(&self) -> Result<Graph, GraphError> {
+        Graph::new(
+            self.revisions
+                .iter()
+                .map(|r| Revision {
+                    id: r.id.clone(),
+                    parents: r.down_revisions.clone(),
+                    depends_on: r.depends_on.clone(),
+                    branch_labels: r.branch_labels.clone(),
+                    message: r.message.clone(),
+                })
+                .collect(),
+        )
     }
 }
 

@@ -2,7 +2,7 @@
 #![no_main]
 
 use host::project::VerifiedComponent;
-use host::sandbox::{Limits, Sandbox};
+use host::runtime::sandbox::{Limits, Sandbox};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;

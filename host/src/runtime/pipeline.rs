@@ -9,7 +9,7 @@
 //! after its step.
 
 use crate::project::{ComponentReader, Project, ProjectError};
-use crate::sandbox::{Prepared, Sandbox, SandboxError};
+use crate::runtime::sandbox::{Prepared, Sandbox, SandboxError};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

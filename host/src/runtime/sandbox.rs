@@ -2,12 +2,12 @@
 //! project's own interfaces, CPU (fuel) and memory limits, and an on-disk
 //! cache of compiled components.
 
-use crate::codec::PgValue;
 use crate::lock::WIT_PACKAGE;
 use crate::plan::Direction;
-use crate::project::VerifiedComponent;
-use crate::session::{DbError, QueryResult, Session};
-use crate::wasi::Captured;
+use crate::project::{VerifiedComponent, write_atomically};
+use crate::runtime::codec::PgValue;
+use crate::runtime::session::{DbError, QueryResult, Session};
+use crate::runtime::wasi::Captured;
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -194,7 +194,7 @@ pub struct GuestState {
 
 impl GuestState {
     fn new(session: Session, prepared: &Prepared, direction: WitDirection, memory: usize) -> Self {
-        let (wasi, captured) = crate::wasi::context(&prepared.blake3);
+        let (wasi, captured) = crate::runtime::wasi::context(&prepared.blake3);
         GuestState {
             session,
             limits: StoreLimitsBuilder::new()
@@ -605,7 +605,7 @@ impl Sandbox {
     /// Calls `info()`; any SQL it attempts is refused.
     pub async fn info(&self, prepared: &Prepared) -> Result<Info, SandboxError> {
         let state = GuestState::new(
-            Session::new(crate::session::Backend::Inert),
+            Session::new(crate::runtime::session::Backend::Inert),
             prepared,
             WitDirection::Upgrade,
             self.limits.memory_bytes,
@@ -651,7 +651,12 @@ impl Sandbox {
         let state = GuestState::new(session, prepared, direction, self.limits.memory_bytes);
         let mut store = match self.store(state) {
             Ok(s) => s,
-            Err(e) => return (Err(e), Session::new(crate::session::Backend::Inert)),
+            Err(e) => {
+                return (
+                    Err(e),
+                    Session::new(crate::runtime::session::Backend::Inert),
+                );
+            }
         };
         let outcome = async {
             let m = prepared.pre.instantiate_async(&mut store).await?;
@@ -806,18 +811,13 @@ fn refuse_imports(
     imports: &[String],
     granted: &BTreeSet<String>,
 ) -> Result<(), SandboxError> {
-    let refused = crate::wasi::refused_imports(
-        imports.iter().map(String::as_str),
-        "pgwasm:migration/",
-        &format!("@{}", wit_version()),
-        granted,
-    );
+    let refused = crate::imports::refused(imports.iter().map(String::as_str), granted);
     if refused.is_empty() {
         return Ok(());
     }
     let hint = if refused
         .iter()
-        .any(|i| crate::wasi::GRANTABLE.iter().any(|g| i.starts_with(g)))
+        .any(|i| crate::imports::GRANTABLE.iter().any(|g| i.starts_with(g)))
     {
         "the sandbox gives no files and no network; if the toolchain only links these interfaces and the revision does not use them, grant them in host.toml ([revisions.<id>] grant = [\"wasi:filesystem\"])"
     } else if refused.iter().any(|i| i.starts_with("pgwasm:")) {
@@ -863,25 +863,12 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-fn wit_version() -> &'static str {
-    WIT_PACKAGE.rsplit('@').next().unwrap_or("")
-}
-
 /// Writes a compiled artifact and its hash, each atomically, artifact first.
 fn store_cached(dir: &Path, key: &str, artifact: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    write_atomically(dir, &format!("{key}.cwasm"), artifact)?;
+    write_atomically(&dir.join(format!("{key}.cwasm")), artifact)?;
     write_atomically(
-        dir,
-        &format!("{key}.cwasm.blake3"),
+        &dir.join(format!("{key}.cwasm.blake3")),
         blake3::hash(artifact).to_hex().as_bytes(),
     )
-}
-
-/// Writes `dir/name` through a temporary file renamed into place, so that a
-/// reader sees the old file or the whole new one, never a partial write.
-pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, dir.join(name))
 }

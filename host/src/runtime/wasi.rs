@@ -3,7 +3,6 @@
 //! and stderr captured into the log, and clocks and random numbers that
 //! depend only on the component, so a run is reproducible.
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -19,13 +18,6 @@ const RANDOM_BYTES: usize = 4096;
 
 /// The wall clock a guest sees: 2025-01-01T00:00:00Z, a microsecond later at each reading.
 const WALL_START_SECS: u64 = 1_735_689_600;
-
-/// WASI interfaces every component may import: they give nothing away.
-const ALWAYS: [&str; 4] = ["wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/"];
-
-/// WASI packages a component may import only where the user granted them;
-/// even then the guest gets no directory and no network, only the link.
-pub const GRANTABLE: [&str; 2] = ["wasi:filesystem", "wasi:sockets"];
 
 /// A clock that starts at a fixed instant and advances a fixed step per reading.
 struct SteppingClock {
@@ -116,31 +108,6 @@ pub fn context(component_blake3: &str) -> (WasiCtx, Captured) {
     (ctx, captured)
 }
 
-/// The package part of an import name: `wasi:sockets` of `wasi:sockets/tcp@0.2.3`.
-fn package(import: &str) -> &str {
-    import.split(['/', '@']).next().unwrap_or(import)
-}
-
-/// Imports a component may not have: everything outside the project's own
-/// interfaces and the harmless WASI, unless `granted` names its package.
-pub fn refused_imports<'a>(
-    imports: impl IntoIterator<Item = &'a str>,
-    own_prefix: &str,
-    own_version: &str,
-    granted: &BTreeSet<String>,
-) -> Vec<String> {
-    imports
-        .into_iter()
-        .filter(|name| {
-            let own = name.starts_with(own_prefix) && name.ends_with(own_version);
-            let harmless = ALWAYS.iter().any(|p| name.starts_with(p));
-            let allowed = GRANTABLE.contains(&package(name)) && granted.contains(package(name));
-            !(own || harmless || allowed)
-        })
-        .map(str::to_string)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,34 +130,5 @@ mod tests {
         assert_eq!(stream("aa", "random", 32), stream("aa", "random", 32));
         assert_ne!(stream("aa", "random", 32), stream("ab", "random", 32));
         assert_ne!(stream("aa", "random", 32), stream("aa", "insecure", 32));
-    }
-
-    #[test]
-    fn only_harmless_or_granted_imports_pass() {
-        let imports = [
-            "pgwasm:migration/sql@0.1.0",
-            "pgwasm:migration/sql@0.2.0",
-            "wasi:cli/environment@0.2.6",
-            "wasi:filesystem/preopens@0.2.6",
-            "wasi:sockets/tcp@0.2.6",
-            "wasi:http/outgoing-handler@0.2.6",
-            "evil:thing/x",
-        ];
-        let none = BTreeSet::new();
-        let refused = refused_imports(imports, "pgwasm:migration/", "@0.1.0", &none);
-        assert_eq!(
-            refused,
-            vec![
-                "pgwasm:migration/sql@0.2.0",
-                "wasi:filesystem/preopens@0.2.6",
-                "wasi:sockets/tcp@0.2.6",
-                "wasi:http/outgoing-handler@0.2.6",
-                "evil:thing/x"
-            ]
-        );
-        let fs: BTreeSet<String> = ["wasi:filesystem".to_string()].into();
-        let refused = refused_imports(imports, "pgwasm:migration/", "@0.1.0", &fs);
-        assert!(!refused.iter().any(|i| i.starts_with("wasi:filesystem")));
-        assert!(refused.iter().any(|i| i.starts_with("wasi:sockets")));
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The WIT contract, written out for toolchains that read it from disk.
-pub const WIT: &str = include_str!("../../../wit/migration.wit");
+pub const WIT: &str = include_str!("../../../../wit/migration.wit");
 
 /// The world every revision implements.
 pub const WORLD: &str = "migration";

@@ -2,14 +2,14 @@
 //! step in its own transaction together with its bookkeeping, under the
 //! advisory lock.
 
+use crate::db::bookkeeping::{StepRecord, StoreError, Tables, describe, invalid_indexes};
 use crate::fingerprint::{FingerprintError, Schema, Scope};
-use crate::pipeline::{Pipeline, PrepareError, Ready};
 use crate::plan::{self, Direction, Plan, PlanError, Range, Target};
 use crate::project::{Project, ProjectError};
-use crate::sandbox::{Call, Sandbox, SandboxError};
-use crate::script_cache::{self, Script, ScriptCache};
-use crate::session::{Backend, Session};
-use crate::store::{StepRecord, StoreError, Tables, describe, invalid_indexes};
+use crate::runtime::pipeline::{Pipeline, PrepareError, Ready};
+use crate::runtime::sandbox::{Call, Sandbox, SandboxError};
+use crate::runtime::script_cache::{self, Script, ScriptCache};
+use crate::runtime::session::{Backend, Session};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
@@ -155,6 +155,44 @@ fn heads_text(heads: &[String]) -> String {
     }
 }
 
+/// What a run tells its caller while it goes, so a long compile or revision
+/// shows as it happens rather than after the whole run.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A step begins: its component is being made ready, then it runs.
+    Started {
+        /// The revision of the step.
+        revision: &'a str,
+        /// Which way it runs.
+        direction: Direction,
+    },
+    /// A step committed.
+    Finished(&'a StepReport),
+}
+
+/// Receives a run's [`Event`]s; the library itself never prints.
+#[derive(Clone)]
+pub struct Progress(Arc<dyn Fn(Event<'_>) + Send + Sync>);
+
+impl Progress {
+    /// Wraps a callback.
+    pub fn new(f: impl Fn(Event<'_>) + Send + Sync + 'static) -> Self {
+        Progress(Arc::new(f))
+    }
+
+    fn emit(progress: &Option<Progress>, event: Event<'_>) {
+        if let Some(p) = progress {
+            (p.0)(event);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
 /// Settings of a run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -170,6 +208,8 @@ pub struct RunOptions {
     /// revision queued behind a long query fails fast instead of blocking
     /// the traffic queued behind it.
     pub ddl_lock_timeout: Option<Duration>,
+    /// Where the run reports each step as it starts and ends.
+    pub progress: Option<Progress>,
 }
 
 impl RunOptions {
@@ -190,6 +230,7 @@ impl Default for RunOptions {
             fingerprint: true,
             statement_timeout: None,
             ddl_lock_timeout: None,
+            progress: None,
         }
     }
 }
@@ -306,6 +347,13 @@ pub async fn execute(
     };
     let last = plan.steps.len().saturating_sub(1);
     for (n, step) in plan.steps.iter().enumerate() {
+        Progress::emit(
+            &opts.progress,
+            Event::Started {
+                revision: &step.revision,
+                direction: step.direction,
+            },
+        );
         let Ready {
             prepared: prep,
             blake3,
@@ -474,6 +522,10 @@ pub async fn execute(
             statements: session.statements(),
             transcript,
         });
+        Progress::emit(
+            &opts.progress,
+            Event::Finished(report.steps.last().expect("just pushed")),
+        );
     }
     report.heads = heads;
     Ok(report)

@@ -2,6 +2,7 @@
 //! history table beside it, and the advisory lock that serialises runs.
 
 use crate::plan::Direction;
+pub use crate::sql::quote::{ident, literal};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
@@ -70,23 +71,13 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
     }
     .to_string()
         + &e.as_db_error()
-            .and_then(|db| crate::session::advice(db.code().code()))
+            .and_then(|db| crate::runtime::session::advice(db.code().code()))
             .map(|a| format!(" ({a})"))
             .unwrap_or_default()
 }
 
 fn sql(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
     move |source| StoreError::Sql { what, source }
-}
-
-/// Quotes an identifier for PostgreSQL.
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Quotes a string literal so it reads the same whatever `standard_conforming_strings` says.
-pub fn literal(value: &str) -> String {
-    format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// A revision that ran outside a transaction and did not finish.

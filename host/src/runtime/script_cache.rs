@@ -9,7 +9,7 @@
 //! would print, without compiling or instantiating a thousand components.
 
 use crate::plan::Direction;
-use crate::sandbox::Limits;
+use crate::runtime::sandbox::Limits;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -83,7 +83,7 @@ impl ScriptCache {
         let body = format!("{}\n{}", script.transcript, script.sql);
         let text = format!("{}\n{body}", blake3::hash(body.as_bytes()).to_hex());
         let _ = std::fs::create_dir_all(dir).and_then(|()| {
-            crate::sandbox::write_atomically(dir, &format!("{key}.sql"), text.as_bytes())
+            crate::project::write_atomically(&dir.join(format!("{key}.sql")), text.as_bytes())
         });
     }
 }

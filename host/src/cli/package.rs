@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use host::package::{self, oci::Credentials, oci::Registry, reference::Reference};
 use host::project::{Project, STATE_DIR};
-use host::sandbox::{Limits, Sandbox};
+use host::runtime::sandbox::{Limits, Sandbox};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -120,14 +120,9 @@ pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
                     built.digest
                 );
                 // Installers give packages no grants: say so now, not at their install.
-                let version = host::lock::WIT_PACKAGE
-                    .rsplit_once('@')
-                    .map_or("", |(_, v)| v);
                 for r in &i.revisions {
-                    let refused = host::wasi::refused_imports(
+                    let refused = host::imports::refused(
                         r.imports.iter().map(String::as_str),
-                        "pgwasm:migration/",
-                        &format!("@{version}"),
                         &Default::default(),
                     );
                     if !refused.is_empty() {

@@ -1,8 +1,8 @@
 //! The SQL a guest sends, proxied into the step's transaction, with a
 //! transcript hash of everything sent so a run can be proved later.
 
-use crate::codec::{self, PgValue};
-use crate::offline;
+use crate::runtime::codec::{self, PgValue};
+use crate::runtime::inline;
 use futures_util::TryStreamExt;
 use futures_util::future::try_join_all;
 use std::fmt;
@@ -254,9 +254,9 @@ impl Session {
             return Ok(false);
         };
         for params in rows {
-            let text = offline::inline_params(statement, params)
+            let text = inline::inline_params(statement, params)
                 .map_err(|e| DbError::host("08P01", e.to_string()))?;
-            script.push_str(&offline::terminate(&text));
+            script.push_str(&crate::sql::lex::terminate(&text));
             script.push('\n');
         }
         Ok(true)
@@ -264,7 +264,7 @@ impl Session {
 
     /// Refuses statements that would end or replace the revision's transaction.
     fn guard(statement: &str) -> Result<(), DbError> {
-        crate::guard::check(statement).map_err(|r| DbError {
+        crate::sql::guard::check(statement).map_err(|r| DbError {
             sqlstate: "2D000".to_string(),
             message: format!(
                 "{} is not allowed in a revision: the host runs each revision in its own transaction and ends it itself",
@@ -374,7 +374,7 @@ impl Session {
             Self::guard(script)?;
             // A script has no parameters: it is written as it is.
             if let Backend::Offline(out) = &mut self.backend {
-                out.push_str(&offline::terminate(script));
+                out.push_str(&crate::sql::lex::terminate(script));
                 out.push('\n');
                 return Ok(());
             }

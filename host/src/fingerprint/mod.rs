@@ -43,6 +43,7 @@
 //! change between PostgreSQL major versions, so fingerprints are comparable
 //! on the same major version.
 
+use crate::sql::quote::literal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::{Client, SimpleQueryMessage};
@@ -597,9 +598,6 @@ fn pin_sql<'a>(settings: impl Iterator<Item = (&'a str, String)>) -> String {
 
 /// A string literal that reads the same whatever `standard_conforming_strings`
 /// is: the batch is lexed before any of its settings take effect.
-fn literal(s: &str) -> String {
-    format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
-}
 
 fn text_array(items: &[String]) -> String {
     let items: Vec<String> = items.iter().map(|s| literal(s)).collect();

@@ -2,7 +2,10 @@
 //! components it names. Files are read through a cap-std handle rooted at the
 //! project folder, so a lock entry cannot reach outside it.
 
-use crate::graph::{Graph, GraphError, Revision};
+mod write;
+pub use write::{write_atomically, write_lock};
+
+use crate::graph::{Graph, GraphError};
 use crate::lock::{LOCK_FILE, Lock, LockError, LockedRevision};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -75,12 +78,12 @@ pub fn read_grants(root: &Path) -> Result<Grants, ProjectError> {
     let mut grants = Grants::new();
     for (id, rev) in settings.revisions {
         for g in &rev.grant {
-            if !crate::wasi::GRANTABLE.contains(&g.as_str()) {
+            if !crate::imports::GRANTABLE.contains(&g.as_str()) {
                 return Err(ProjectError::Settings {
                     path,
                     message: format!(
                         "revision {id} is granted {g:?}, which cannot be granted; grantable: {}",
-                        crate::wasi::GRANTABLE.join(", ")
+                        crate::imports::GRANTABLE.join(", ")
                     ),
                 });
             }
@@ -233,7 +236,7 @@ impl Project {
             }
         };
         let lock = Lock::parse(&text, &lock_path)?;
-        let graph = graph_of(&lock).map_err(|source| ProjectError::Graph {
+        let graph = lock.graph().map_err(|source| ProjectError::Graph {
             path: lock_path,
             source,
         })?;
@@ -368,20 +371,4 @@ fn read_verified(
         bytes,
         blake3: actual,
     })
-}
-
-/// Builds the graph a lock describes.
-pub fn graph_of(lock: &Lock) -> Result<Graph, GraphError> {
-    Graph::new(
-        lock.revisions
-            .iter()
-            .map(|r| Revision {
-                id: r.id.clone(),
-                parents: r.down_revisions.clone(),
-                depends_on: r.depends_on.clone(),
-                branch_labels: r.branch_labels.clone(),
-                message: r.message.clone(),
-            })
-            .collect(),
-    )
 }

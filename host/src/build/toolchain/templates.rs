@@ -3,7 +3,7 @@
 //! put DDL and data changes), built and locked like any other revision.
 
 use super::{Language, ToolchainError, io};
-use crate::scaffold::{NewRevision, ScaffoldError, folder_name, validate};
+use crate::build::scaffold::{NewRevision, ScaffoldError, folder_name, validate};
 use std::path::Path;
 
 /// Why a revision could not be scaffolded.
@@ -229,7 +229,7 @@ pub fn write_revision(
         Language::C => c_source(rev),
         Language::Python => python_source(rev),
         Language::Js => js_source(rev),
-        Language::Rust => unreachable!("Rust revisions are scaffolded by crate::scaffold"),
+        Language::Rust => unreachable!("Rust revisions are scaffolded by crate::build::scaffold"),
     };
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let file = dir.join(lang.entry_file());

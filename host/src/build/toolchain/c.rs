@@ -137,7 +137,7 @@ pub fn build(project: &Path, dir: &str) -> Result<Vec<u8>, ToolchainError> {
         .arg(&core);
     run(dir, &CLANG, &mut cmd)?;
     let bytes = std::fs::read(&core).map_err(io(&core))?;
-    crate::componentize::encode(&bytes).map_err(|detail| ToolchainError::Encode {
+    crate::build::encode(&bytes).map_err(|detail| ToolchainError::Encode {
         revision: dir.into(),
         detail,
     })

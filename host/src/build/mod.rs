@@ -2,14 +2,17 @@
 //! `wasm32-unknown-unknown`, turns each core module into a component, asks
 //! each component for its `info()` and writes `migrations.lock`.
 
+pub mod scaffold;
+pub mod toolchain;
+
 use crate::lock::{LOCK_FILE, Lock, LockedRevision};
-use crate::project::{VerifiedComponent, graph_of};
-use crate::sandbox::{Sandbox, SandboxError};
+use crate::project::VerifiedComponent;
+use crate::runtime::sandbox::{Sandbox, SandboxError};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::toolchain::Language;
+use crate::build::toolchain::Language;
 
 /// Folder, under the project, that holds the built components.
 pub const COMPONENTS_DIR: &str = "components";
@@ -57,7 +60,7 @@ pub enum BuildError {
     Graph(#[from] crate::graph::GraphError),
     /// A C, Python or JavaScript toolchain failed.
     #[error(transparent)]
-    Toolchain(#[from] crate::toolchain::ToolchainError),
+    Toolchain(#[from] crate::build::toolchain::ToolchainError),
     /// `--check` found a component whose bytes differ from the lock.
     #[error(
         "{} component(s) differ from {LOCK_FILE}: {}. The build is not reproducible here (another rustc, guest-sdk or wit-bindgen version?) or the sources changed",
@@ -259,11 +262,13 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
             units.push((c.dir, Language::Rust));
         }
     }
-    units.extend(crate::toolchain::revisions(project)?);
+    units.extend(crate::build::toolchain::revisions(project)?);
     for (dir, lang) in &units {
         let sources = match lang {
             Language::Rust => None,
-            _ => Some(crate::toolchain::sources_digest(project, dir, *lang)?),
+            _ => Some(crate::build::toolchain::sources_digest(
+                project, dir, *lang,
+            )?),
         };
         let component = match rust_modules.get(dir) {
             Some(module) => {
@@ -282,7 +287,7 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
                 Some(bytes) => bytes,
                 None => {
                     eprintln!("building {dir} ({})", lang.name());
-                    crate::toolchain::build(project, dir, *lang)?
+                    crate::build::toolchain::build(project, dir, *lang)?
                 }
             },
         };
@@ -294,7 +299,7 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
         };
         // info() runs with nothing reachable, so any grantable import may link
         // for it; the revision's real grants are checked once its id is known.
-        let everything: BTreeSet<String> = crate::wasi::GRANTABLE
+        let everything: BTreeSet<String> = crate::imports::GRANTABLE
             .iter()
             .map(|g| g.to_string())
             .collect();
@@ -370,7 +375,7 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
     }
     keep_installed(&mut lock, old.as_ref());
     // Store revisions parents-first so the lock reads like the history.
-    match graph_of(&lock) {
+    match lock.graph() {
         Ok(graph) => {
             let order: Vec<String> = graph.topological().map(|r| r.id.clone()).collect();
             lock.revisions
@@ -391,7 +396,7 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
         }
     } else {
         let path = project.join(LOCK_FILE);
-        std::fs::write(&path, lock.to_toml()).map_err(io(&path))?;
+        crate::project::write_lock(project, &lock).map_err(io(&path))?;
     }
     Ok(lock)
 }

@@ -202,7 +202,7 @@ pub async fn connect(
     let (client, connection) = cfg.connect(NoTls).await.map_err(|e| ConfigError::Connect {
         origin: origin.to_string(),
         target: describe_target(cfg),
-        detail: crate::store::describe(&e),
+        detail: crate::db::bookkeeping::describe(&e),
     })?;
     tokio::spawn(async move {
         // Errors surface on the next query through the client; nothing to do here.

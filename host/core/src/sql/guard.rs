@@ -1,0 +1,136 @@
+//! Statements a guest may not send: the ones that end, start or hand off the
+//! transaction the host runs the revision in. Without this check a revision
+//! could COMMIT half of its work and break "applied whole or not at all".
+
+use super::lex::{Kind, lex};
+
+/// Why a statement was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The offending command, upper case (`COMMIT`, `BEGIN`, ...).
+    pub command: String,
+}
+
+/// The statements of a script, each as the words that start it (upper case,
+/// past whitespace and comments), split at the semicolons the lexer finds
+/// outside strings, quoted names, dollar quotes and comments.
+fn statements(script: &str) -> Vec<Vec<String>> {
+    let mut out = vec![Vec::new()];
+    for piece in lex(script) {
+        let text = &script[piece.start..piece.end];
+        match piece.kind {
+            Kind::Other if text == ";" => out.push(Vec::new()),
+            Kind::Word => {
+                let words = out.last_mut().expect("never empty");
+                if words.len() < 2 {
+                    words.push(text.to_ascii_uppercase());
+                }
+            }
+            kind if kind.is_blank() => {}
+            // Anything else ends the leading words: `BEGIN` in `SELECT 1 BEGIN` is no command.
+            _ => {
+                let words = out.last_mut().expect("never empty");
+                if words.len() < 2 {
+                    words.push(String::new());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks every statement of `script`; the first transaction-control one is
+/// refused, and so is any release of advisory locks (the run lock is one).
+pub fn check(script: &str) -> Result<(), Refused> {
+    if script.to_ascii_lowercase().contains("pg_advisory_unlock") {
+        return Err(Refused {
+            command: "pg_advisory_unlock".into(),
+        });
+    }
+    for words in statements(script) {
+        let first = words.first().map(String::as_str).unwrap_or("");
+        let second = words.get(1).map(String::as_str).unwrap_or("");
+        let refused = match first {
+            "BEGIN" | "COMMIT" | "END" | "ABORT" => true,
+            "START" => second == "TRANSACTION",
+            // ROLLBACK TO SAVEPOINT stays inside the transaction and is fine.
+            "ROLLBACK" => second != "TO",
+            "PREPARE" => second == "TRANSACTION",
+            _ => false,
+        };
+        if refused {
+            return Err(Refused {
+                command: if first == "START" || first == "PREPARE" {
+                    format!("{first} {second}")
+                } else {
+                    first.to_string()
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(s: &str) -> Option<String> {
+        check(s).err().map(|r| r.command)
+    }
+
+    #[test]
+    fn transaction_control_is_refused_anywhere_in_a_script() {
+        assert_eq!(refused("COMMIT"), Some("COMMIT".into()));
+        assert_eq!(
+            refused("create table t (id int); commit; begin"),
+            Some("COMMIT".into())
+        );
+        assert_eq!(refused("  -- note\n  /* c */ end"), Some("END".into()));
+        assert_eq!(
+            refused("START TRANSACTION"),
+            Some("START TRANSACTION".into())
+        );
+        assert_eq!(refused("rollback"), Some("ROLLBACK".into()));
+        assert_eq!(
+            refused("PREPARE TRANSACTION 'x'"),
+            Some("PREPARE TRANSACTION".into())
+        );
+        assert_eq!(refused("abort;"), Some("ABORT".into()));
+        // A type name before a string is not an E'' prefix.
+        assert_eq!(
+            refused(r"SELECT name'\'; COMMIT; SELECT '1'"),
+            Some("COMMIT".into())
+        );
+        // `$` continues an identifier, also after a non-ASCII letter.
+        assert_eq!(
+            refused("SELECT 1 AS é$$; COMMIT; SELECT 1 AS é$$"),
+            Some("COMMIT".into())
+        );
+        assert_eq!(refused("SELECT 1 AS a$$; COMMIT"), Some("COMMIT".into()));
+        assert_eq!(
+            refused("SELECT PG_ADVISORY_UNLOCK_ALL()"),
+            Some("pg_advisory_unlock".into())
+        );
+    }
+
+    #[test]
+    fn ordinary_sql_passes() {
+        for ok in [
+            "CREATE TABLE t (id int)",
+            "SAVEPOINT a; ROLLBACK TO SAVEPOINT a; RELEASE a",
+            "ROLLBACK TO a",
+            "INSERT INTO t VALUES ('commit; begin')",
+            "SELECT E'it\\'s; commit'",
+            "CREATE FUNCTION f() RETURNS void AS $$ BEGIN PERFORM 1; END $$ LANGUAGE plpgsql",
+            "DO $body$ BEGIN COMMIT; END $body$",
+            "SELECT \"commit\" FROM t; -- ; commit\nSELECT 1",
+            "/* ; commit; /* nested */ */ SELECT 1",
+            "PREPARE q AS SELECT 1",
+            "START_X",
+            "",
+        ] {
+            assert_eq!(refused(ok), None, "{ok}");
+        }
+    }
+}
