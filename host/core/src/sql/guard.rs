@@ -115,6 +115,19 @@ mod tests {
     }
 
     #[test]
+    fn comments_end_where_the_server_ends_them() {
+        // PostgreSQL ends a `--` comment at a carriage return too, and block comments nest.
+        assert_eq!(
+            refused("SELECT 1 -- x\r; COMMIT; --\n"),
+            Some("COMMIT".into())
+        );
+        assert_eq!(
+            refused("/* a /* b */ c */ COMMIT"),
+            Some("COMMIT".into())
+        );
+    }
+
+    #[test]
     fn ordinary_sql_passes() {
         for ok in [
             "CREATE TABLE t (id int)",
