@@ -2,7 +2,7 @@
 //! transaction the host runs the revision in. Without this check a revision
 //! could COMMIT half of its work and break "applied whole or not at all".
 
-use super::lex::{Kind, lex};
+use super::lex::{Kind, lex_with};
 
 /// Why a statement was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,10 +13,11 @@ pub struct Refused {
 
 /// The statements of a script, each as the words that start it (upper case,
 /// past whitespace and comments), split at the semicolons the lexer finds
-/// outside strings, quoted names, dollar quotes and comments.
-fn statements(script: &str) -> Vec<Vec<String>> {
+/// outside strings, quoted names, dollar quotes and comments when
+/// `standard_conforming_strings` is `standard_strings`.
+fn statements(script: &str, standard_strings: bool) -> Vec<Vec<String>> {
     let mut out = vec![Vec::new()];
-    for piece in lex(script) {
+    for piece in lex_with(script, standard_strings) {
         let text = &script[piece.start..piece.end];
         match piece.kind {
             Kind::Other if text == ";" => out.push(Vec::new()),
@@ -41,13 +42,21 @@ fn statements(script: &str) -> Vec<Vec<String>> {
 
 /// Checks every statement of `script`; the first transaction-control one is
 /// refused, and so is any release of advisory locks (the run lock is one).
+///
+/// The script is split both as the server splits it with standard strings and
+/// as it does with `standard_conforming_strings = off`: a guest can change that
+/// setting by means no text check sees (dynamic SQL, `set_config`), so a
+/// statement that is transaction control under either reading is refused.
 pub fn check(script: &str) -> Result<(), Refused> {
     if script.to_ascii_lowercase().contains("pg_advisory_unlock") {
         return Err(Refused {
             command: "pg_advisory_unlock".into(),
         });
     }
-    for words in statements(script) {
+    let both = statements(script, true)
+        .into_iter()
+        .chain(statements(script, false));
+    for words in both {
         let first = words.first().map(String::as_str).unwrap_or("");
         let second = words.get(1).map(String::as_str).unwrap_or("");
         let refused = match first {
@@ -121,10 +130,18 @@ mod tests {
             refused("SELECT 1 -- x\r; COMMIT; --\n"),
             Some("COMMIT".into())
         );
+        assert_eq!(refused("/* a /* b */ c */ COMMIT"), Some("COMMIT".into()));
+    }
+
+    #[test]
+    fn strings_are_read_with_and_without_standard_conforming_strings() {
+        // With standard_conforming_strings off the server ends the string
+        // after `\''` and runs the COMMIT; with it on, the COMMIT is quoted.
         assert_eq!(
-            refused("/* a /* b */ c */ COMMIT"),
+            refused(r"SELECT '\''; COMMIT; SELECT '1'"),
             Some("COMMIT".into())
         );
+        assert_eq!(refused(r"SELECT '\'; COMMIT; --'"), Some("COMMIT".into()));
     }
 
     #[test]

@@ -94,8 +94,16 @@ fn line_end(b: &[u8], i: usize) -> usize {
     skip_while(b, i, |c| c != b'\n' && c != b'\r')
 }
 
-/// Splits `sql` into pieces; the last one may be unclosed.
+/// Splits `sql` into pieces as the server does with its default
+/// `standard_conforming_strings = on`; the last piece may be unclosed.
 pub fn lex(sql: &str) -> Vec<Piece> {
+    lex_with(sql, true)
+}
+
+/// Splits `sql` into pieces as the server does with `standard_conforming_strings`
+/// set to `standard_strings`: when it is off, a backslash escapes the next
+/// character in every string except bit strings (`B'…'`, `X'…'`).
+pub fn lex_with(sql: &str, standard_strings: bool) -> Vec<Piece> {
     let b = sql.as_bytes();
     let mut pieces: Vec<Piece> = Vec::new();
     let mut i = 0;
@@ -109,12 +117,13 @@ pub fn lex(sql: &str) -> Vec<Piece> {
                 (Kind::BlockComment, end, closed)
             }
             b'\'' => {
-                // E'…' only when the E is a word of its own right before the quote.
-                let escapes = pieces.last().is_some_and(|p| {
-                    p.kind == Kind::Word
-                        && p.end == i
-                        && sql[p.start..p.end].eq_ignore_ascii_case("e")
-                });
+                // A prefix counts only as a word of its own right before the quote.
+                let prefix = pieces
+                    .last()
+                    .filter(|p| p.kind == Kind::Word && p.end == i)
+                    .map(|p| &sql[p.start..p.end]);
+                let is = |word: &str| prefix.is_some_and(|p| p.eq_ignore_ascii_case(word));
+                let escapes = is("e") || (!standard_strings && !is("b") && !is("x"));
                 let (end, closed) = quoted(b, i, escapes);
                 (Kind::Quoted, end, closed)
             }
@@ -280,6 +289,22 @@ mod tests {
         // A no-break space is an identifier character to PostgreSQL, not whitespace.
         assert_eq!(terminate("SELECT x\u{a0}"), "SELECT x\u{a0};");
         assert_eq!(terminate("\u{b}SELECT 1\u{c}"), "SELECT 1;");
+    }
+
+    #[test]
+    fn backslashes_escape_in_plain_strings_only_when_strings_are_not_standard() {
+        let ends = |sql: &str, standard: bool| -> Vec<usize> {
+            lex_with(sql, standard)
+                .into_iter()
+                .filter(|p| p.kind == Kind::Quoted)
+                .map(|p| p.end)
+                .collect()
+        };
+        assert_eq!(ends(r"'\'' x", true), vec![6]);
+        assert_eq!(ends(r"'\'' x", false), vec![4]);
+        assert_eq!(ends(r"E'\'' x", true), vec![5]);
+        assert_eq!(ends(r"B'\' x", false), vec![4]);
+        assert_eq!(ends(r"x'\' y", false), vec![4]);
     }
 
     #[test]
