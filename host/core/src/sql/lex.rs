@@ -19,6 +19,21 @@ pub fn terminate(statement: &str) -> String {
     }
 }
 
+/// Where `statement` has a backslash outside strings, quoted names, dollar
+/// quotes and comments, under either setting of `standard_conforming_strings`.
+///
+/// psql reads such a backslash as the start of a meta-command (`\!` runs a
+/// shell command), so no script the host writes may contain one; the server
+/// would reject it anyway, so refusing it costs an honest revision nothing.
+pub fn meta_command(statement: &str) -> Option<usize> {
+    [true, false].into_iter().find_map(|standard| {
+        lex_with(statement, standard)
+            .into_iter()
+            .find(|p| p.kind == Kind::Other && statement.as_bytes()[p.start] == b'\\')
+            .map(|p| p.start)
+    })
+}
+
 /// The lexical classes that matter for finding placeholders and the statement's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -305,6 +320,19 @@ mod tests {
         assert_eq!(ends(r"E'\'' x", true), vec![5]);
         assert_eq!(ends(r"B'\' x", false), vec![4]);
         assert_eq!(ends(r"x'\' y", false), vec![4]);
+    }
+
+    #[test]
+    fn backslashes_outside_quotes_are_found_under_either_reading() {
+        assert_eq!(meta_command(r"SELECT 1 \! id"), Some(9));
+        assert_eq!(meta_command("SELECT 1 -- x\r\\! id"), Some(14));
+        assert_eq!(
+            meta_command(r"SELECT '\! id', E'\\', $$\!$$ /* \! */"),
+            None
+        );
+        // Quoted under standard strings, code when they are off.
+        assert_eq!(meta_command(r"SELECT '\'' \! id --'"), Some(12));
+        assert_eq!(meta_command(r"SELECT '\' \! id"), Some(11));
     }
 
     #[test]
