@@ -541,3 +541,24 @@ fn host_measured(project: &Path, url: &str, args: &[&str]) -> (Run, i64) {
     };
     (Run { output }, usage.ru_maxrss)
 }
+
+#[test]
+fn a_commit_behind_a_carriage_return_is_refused() {
+    // PostgreSQL ends a `--` comment at a carriage return; a guard that waits
+    // for a line feed sees no COMMIT.
+    cannot_escape_the_transaction("e00000000030", "canary_commit_behind_a_carriage_return");
+}
+
+#[test]
+fn a_commit_behind_nested_comments_is_refused() {
+    // Block comments nest; a guard that stops at the first `*/` reads `c */ COMMIT`
+    // as the statement's first words.
+    cannot_escape_the_transaction("e00000000031", "canary_commit_behind_nested_comments");
+}
+
+#[test]
+fn a_commit_behind_nonstandard_strings_is_refused() {
+    // The guest turns standard_conforming_strings off through dynamic SQL,
+    // then hides a COMMIT in a string that only standard strings leave open.
+    cannot_escape_the_transaction("e00000000032", "canary_commit_behind_nonstandard_strings");
+}
