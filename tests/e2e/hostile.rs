@@ -562,3 +562,32 @@ fn a_commit_behind_nonstandard_strings_is_refused() {
     // then hides a COMMIT in a string that only standard strings leave open.
     cannot_escape_the_transaction("e00000000032", "canary_commit_behind_nonstandard_strings");
 }
+
+#[test]
+fn offline_scripts_never_carry_psql_meta_commands() {
+    // `\!` in a script applied with `psql -f` runs a shell command; the guest
+    // sends one only offline, the second time behind a carriage return that
+    // ends the `--` comment for psql.
+    let marker = Path::new("/tmp/host-meta-command-ran");
+    let _ = std::fs::remove_file(marker);
+    let project = project_with(&["e00000000033"]);
+    let db = TestDb::new();
+    for args in [
+        ["upgrade", "934f38a4fc73:e00000000033", "--sql"],
+        ["downgrade", "e00000000033:934f38a4fc73", "--sql"],
+    ] {
+        let run = crate::common::host_cmd(project.path(), None, &args);
+        let script = run.stdout();
+        let err = run.fails();
+        assert!(err.contains("revision e00000000033"), "{err}");
+        assert!(err.contains("meta-command"), "{err}");
+        assert!(!script.contains('\\'), "{script}");
+        // Whatever was printed, applied as a user would, runs no command.
+        let psql = Command::new("psql")
+            .args(["-X", "-q", "-d", &db.url, "-c", &script])
+            .output()
+            .expect("psql runs");
+        assert!(psql.status.success() || script.is_empty(), "{psql:?}");
+        assert!(!marker.exists(), "a meta-command ran");
+    }
+}

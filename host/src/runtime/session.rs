@@ -256,6 +256,7 @@ impl Session {
         for params in rows {
             let text = inline::inline_params(statement, params)
                 .map_err(|e| DbError::host("08P01", e.to_string()))?;
+            refuse_meta_command(&text)?;
             script.push_str(&crate::sql::lex::terminate(&text));
             script.push('\n');
         }
@@ -374,6 +375,7 @@ impl Session {
             Self::guard(script)?;
             // A script has no parameters: it is written as it is.
             if let Backend::Offline(out) = &mut self.backend {
+                refuse_meta_command(script)?;
                 out.push_str(&crate::sql::lex::terminate(script));
                 out.push('\n');
                 return Ok(());
@@ -412,5 +414,19 @@ impl Session {
         }
         .await;
         self.keep(r)
+    }
+}
+
+/// Refuses offline text that psql would partly run as a meta-command: the
+/// script is applied with `psql -f`, where `\!` runs a shell command.
+fn refuse_meta_command(text: &str) -> Result<(), DbError> {
+    match crate::sql::lex::meta_command(text) {
+        None => Ok(()),
+        Some(at) => Err(DbError::host(
+            "42601",
+            format!(
+                "the statement has a backslash outside quotes at byte {at}; psql would run the rest of the line as a meta-command (\\! runs a shell command) when the script is applied, so it is not written. PostgreSQL rejects such a statement too: remove the backslash or put it inside a string"
+            ),
+        )),
     }
 }
