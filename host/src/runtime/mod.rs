@@ -9,4 +9,6 @@ pub mod runner;
 pub mod sandbox;
 pub mod script_cache;
 pub mod session;
-pub mod wasi;
+
+// Its old path, kept for callers outside the wing.
+pub use sandbox::wasi;
