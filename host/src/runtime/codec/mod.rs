@@ -25,7 +25,9 @@
 //! Layout: [`encode`] turns a value into a parameter, [`decode`] a column into a
 //! value; both lean on the input syntax in [`text`], [`datetime`] and [`numeric`].
 
-mod datetime;
+// Crate-visible for its calendar (`days_from_civil`, `civil_from_days`),
+// which the build wing is to reuse rather than keep a second one.
+pub(crate) mod datetime;
 mod decode;
 mod encode;
 mod numeric;

@@ -230,7 +230,7 @@ impl Sandbox {
         Migration::add_to_linker::<_, HasSelf<GuestState>>(&mut linker, |s| s)
             .map_err(|e| SandboxError::Engine(e.to_string()))?;
         // Linked for every guest, but only components whose imports pass
-        // `wasi::refused_imports` are instantiated against it.
+        // `surface::refuse_imports` are instantiated against it.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| SandboxError::Engine(e.to_string()))?;
         Ok(Sandbox {
