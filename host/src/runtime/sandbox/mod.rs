@@ -1,20 +1,30 @@
 //! The WebAssembly sandbox: one engine, a linker that offers a guest only the
 //! project's own interfaces, CPU (fuel) and memory limits, and an on-disk
 //! cache of compiled components.
+//!
+//! Layout: this file sets up the engine and runs calls; [`guest`] is what a
+//! guest's imports do, [`cache`] the compile cache, [`surface`] the check of
+//! what a component imports and exports, [`wasi`] the deny-by-default WASI.
+
+mod cache;
+mod guest;
+mod surface;
+pub mod wasi;
+
+pub use guest::GuestState;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, Trap};
 
 use crate::lock::WIT_PACKAGE;
 use crate::plan::Direction;
-use crate::project::{VerifiedComponent, write_atomically};
-use crate::runtime::codec::PgValue;
-use crate::runtime::session::{DbError, QueryResult, Session};
-use crate::runtime::wasi::Captured;
-use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use crate::project::VerifiedComponent;
+use crate::runtime::session::{DbError, Session};
+use surface::{component_surface, refuse_imports};
 
 wasmtime::component::bindgen!({
     world: "migration",
@@ -24,7 +34,7 @@ wasmtime::component::bindgen!({
 });
 
 use pgwasm::migration::types as wit;
-use pgwasm::migration::types::{Direction as WitDirection, Level, Mode, Value};
+use pgwasm::migration::types::Direction as WitDirection;
 
 /// Instructions between yields to the executor, so a wall-clock timeout can fire.
 const YIELD_INTERVAL: u64 = 50_000_000;
@@ -178,248 +188,6 @@ pub enum SandboxError {
     },
 }
 
-/// Per-call state of a guest: its SQL session, limits and WASI context.
-pub struct GuestState {
-    session: Session,
-    limits: StoreLimits,
-    direction: WitDirection,
-    revision: String,
-    config: BTreeMap<String, String>,
-    wasi: WasiCtx,
-    table: ResourceTable,
-    captured: Captured,
-    /// Bytes of `context.log` messages written so far in this call.
-    logged: usize,
-}
-
-impl GuestState {
-    fn new(session: Session, prepared: &Prepared, direction: WitDirection, memory: usize) -> Self {
-        let (wasi, captured) = crate::runtime::wasi::context(&prepared.blake3);
-        GuestState {
-            session,
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory)
-                .instances(64)
-                .tables(64)
-                .memories(64)
-                .trap_on_grow_failure(true)
-                .build(),
-            direction,
-            revision: prepared.revision.clone(),
-            config: prepared.config.clone(),
-            wasi,
-            table: ResourceTable::new(),
-            captured,
-            logged: 0,
-        }
-    }
-
-    /// Sends what the guest wrote to stdout and stderr to the log.
-    fn flush_output(&self) {
-        for (name, pipe) in [
-            ("stdout", &self.captured.stdout),
-            ("stderr", &self.captured.stderr),
-        ] {
-            let bytes = pipe.contents();
-            let shown = &bytes[..bytes.len().min(LOG_BYTES)];
-            if shown.len() < bytes.len() {
-                log_line(&format!(
-                    "  [{}] {name}: (showing the first {} of {} bytes)",
-                    self.revision,
-                    shown.len(),
-                    bytes.len()
-                ));
-            }
-            for line in String::from_utf8_lossy(shown).lines() {
-                log_line(&format!(
-                    "  [{}] {name}: {}",
-                    self.revision,
-                    one_line(line, 4000)
-                ));
-            }
-        }
-    }
-}
-
-impl WasiView for GuestState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-fn to_codec(v: Value) -> PgValue {
-    match v {
-        Value::Null => PgValue::Null,
-        Value::Boolean(b) => PgValue::Boolean(b),
-        Value::Int2(i) => PgValue::Int2(i),
-        Value::Int4(i) => PgValue::Int4(i),
-        Value::Int8(i) => PgValue::Int8(i),
-        Value::Float4(f) => PgValue::Float4(f),
-        Value::Float8(f) => PgValue::Float8(f),
-        Value::Numeric(s) => PgValue::Numeric(s),
-        Value::Text(s) => PgValue::Text(s),
-        Value::Bytea(b) => PgValue::Bytea(b),
-        Value::Json(s) => PgValue::Json(s),
-        Value::Jsonb(s) => PgValue::Jsonb(s),
-        Value::Uuid(s) => PgValue::Uuid(s),
-        Value::Date(s) => PgValue::Date(s),
-        Value::Time(s) => PgValue::Time(s),
-        Value::Timestamp(s) => PgValue::Timestamp(s),
-        Value::Timestamptz(s) => PgValue::Timestamptz(s),
-        Value::TextArray(a) => PgValue::TextArray(a),
-        Value::Int8Array(a) => PgValue::Int8Array(a),
-    }
-}
-
-fn to_wit(v: PgValue) -> Value {
-    match v {
-        PgValue::Null => Value::Null,
-        PgValue::Boolean(b) => Value::Boolean(b),
-        PgValue::Int2(i) => Value::Int2(i),
-        PgValue::Int4(i) => Value::Int4(i),
-        PgValue::Int8(i) => Value::Int8(i),
-        PgValue::Float4(f) => Value::Float4(f),
-        PgValue::Float8(f) => Value::Float8(f),
-        PgValue::Numeric(s) => Value::Numeric(s),
-        PgValue::Text(s) => Value::Text(s),
-        PgValue::Bytea(b) => Value::Bytea(b),
-        PgValue::Json(s) => Value::Json(s),
-        PgValue::Jsonb(s) => Value::Jsonb(s),
-        PgValue::Uuid(s) => Value::Uuid(s),
-        PgValue::Date(s) => Value::Date(s),
-        PgValue::Time(s) => Value::Time(s),
-        PgValue::Timestamp(s) => Value::Timestamp(s),
-        PgValue::Timestamptz(s) => Value::Timestamptz(s),
-        PgValue::TextArray(a) => Value::TextArray(a),
-        PgValue::Int8Array(a) => Value::Int8Array(a),
-    }
-}
-
-fn wit_error(e: DbError) -> wit::DbError {
-    wit::DbError {
-        sqlstate: e.sqlstate,
-        message: e.message,
-        detail: e.detail,
-        hint: e.hint,
-    }
-}
-
-fn wit_rows(r: QueryResult) -> wit::Rows {
-    wit::Rows {
-        columns: r
-            .columns
-            .into_iter()
-            .map(|(name, type_name)| wit::Column { name, type_name })
-            .collect(),
-        values: r
-            .rows
-            .into_iter()
-            .map(|row| row.into_iter().map(to_wit).collect())
-            .collect(),
-    }
-}
-
-impl wit::Host for GuestState {}
-
-impl pgwasm::migration::sql::Host for GuestState {
-    async fn execute(
-        &mut self,
-        statement: String,
-        params: Vec<Value>,
-    ) -> wasmtime::Result<Result<u64, wit::DbError>> {
-        let params: Vec<PgValue> = params.into_iter().map(to_codec).collect();
-        Ok(self
-            .session
-            .execute(&statement, &params)
-            .await
-            .map_err(wit_error))
-    }
-
-    async fn query(
-        &mut self,
-        statement: String,
-        params: Vec<Value>,
-    ) -> wasmtime::Result<Result<wit::Rows, wit::DbError>> {
-        let params: Vec<PgValue> = params.into_iter().map(to_codec).collect();
-        Ok(self
-            .session
-            .query(&statement, &params)
-            .await
-            .map(wit_rows)
-            .map_err(wit_error))
-    }
-
-    async fn batch(&mut self, script: String) -> wasmtime::Result<Result<(), wit::DbError>> {
-        Ok(self.session.batch(&script).await.map_err(wit_error))
-    }
-
-    async fn execute_many(
-        &mut self,
-        statement: String,
-        rows: Vec<Vec<Value>>,
-    ) -> wasmtime::Result<Result<u64, wit::DbError>> {
-        let rows: Vec<Vec<PgValue>> = rows
-            .into_iter()
-            .map(|r| r.into_iter().map(to_codec).collect())
-            .collect();
-        Ok(self
-            .session
-            .execute_many(&statement, &rows)
-            .await
-            .map_err(wit_error))
-    }
-}
-
-impl pgwasm::migration::context::Host for GuestState {
-    async fn run_mode(&mut self) -> wasmtime::Result<Mode> {
-        Ok(if self.session.is_offline() {
-            Mode::Offline
-        } else {
-            Mode::Online
-        })
-    }
-
-    async fn run_direction(&mut self) -> wasmtime::Result<WitDirection> {
-        Ok(self.direction)
-    }
-
-    async fn config(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.config.get(&key).cloned())
-    }
-
-    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let level = match level {
-            Level::Debug => return Ok(()),
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        };
-        if self.logged > LOG_BYTES {
-            return Ok(());
-        }
-        self.logged += message.len();
-        let note = if self.logged > LOG_BYTES {
-            " (further log lines of this call dropped)"
-        } else {
-            ""
-        };
-        log_line(&format!(
-            "  [{}] {level}: {}{note}",
-            self.revision,
-            one_line(&message, 4000)
-        ));
-        Ok(())
-    }
-}
-
-thread_local! {
-    /// Reused for hashing compiled artifacts (hundreds of KB each).
-    static ARTIFACT_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// A compiled component, checked and ready to instantiate.
 pub struct Prepared {
     revision: String,
@@ -462,7 +230,7 @@ impl Sandbox {
         Migration::add_to_linker::<_, HasSelf<GuestState>>(&mut linker, |s| s)
             .map_err(|e| SandboxError::Engine(e.to_string()))?;
         // Linked for every guest, but only components whose imports pass
-        // `wasi::refused_imports` are instantiated against it.
+        // `surface::refuse_imports` are instantiated against it.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| SandboxError::Engine(e.to_string()))?;
         Ok(Sandbox {
@@ -481,17 +249,6 @@ impl Sandbox {
     /// Where compiled code is cached, if anywhere.
     pub fn cache_dir(&self) -> Option<&Path> {
         self.cache_dir.as_deref()
-    }
-
-    /// Key of a component in the compile cache: its hash and the engine's compatibility hash.
-    fn cache_key(&self, blake3: &str) -> String {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut h);
-        format!(
-            "{blake3}-{}-{:016x}",
-            self.limits.compiler.name(),
-            h.finish()
-        )
     }
 
     /// Checks a component without compiling it: well-formed (validated unless
@@ -556,50 +313,6 @@ impl Sandbox {
             pre,
             config: BTreeMap::new(),
         })
-    }
-
-    fn compile(&self, comp: &VerifiedComponent) -> Result<Component, SandboxError> {
-        let compile_err = |e: wasmtime::Error| SandboxError::Compile {
-            revision: comp.revision.clone(),
-            detail: one_line(&format!("{e:#}"), 300),
-        };
-        let Some(dir) = &self.cache_dir else {
-            return Component::new(&self.engine, &comp.bytes).map_err(compile_err);
-        };
-        let key = self.cache_key(&comp.blake3);
-        if let Some(c) = self.load_cached(dir, &key) {
-            return Ok(c);
-        }
-        let component = Component::new(&self.engine, &comp.bytes).map_err(compile_err)?;
-        let artifact = component.serialize().map_err(compile_err)?;
-        store_cached(dir, &key, &artifact).map_err(|source| SandboxError::Cache {
-            path: dir.clone(),
-            source,
-        })?;
-        Ok(component)
-    }
-
-    /// A cached artifact, only if its recorded blake3 matches its bytes: a
-    /// truncated or altered file is native code we must never execute.
-    fn load_cached(&self, dir: &Path, key: &str) -> Option<Component> {
-        let path = dir.join(format!("{key}.cwasm"));
-        let recorded = std::fs::read_to_string(dir.join(format!("{key}.cwasm.blake3"))).ok()?;
-        // Hashed through one reused buffer, then mapped rather than copied:
-        // a thousand-revision run would otherwise copy and fault in every
-        // artifact twice.
-        let matches = ARTIFACT_BUFFER.with_borrow_mut(|buf| {
-            buf.clear();
-            std::fs::File::open(&path)
-                .and_then(|mut f| std::io::Read::read_to_end(&mut f, buf))
-                .is_ok_and(|_| blake3::hash(buf).to_hex().as_str() == recorded.trim())
-        });
-        if !matches {
-            return None;
-        }
-        // SAFETY: the artifact was written by this host, atomically (a new
-        // file renamed into place, never changed in place), and its bytes match
-        // the hash recorded next to it.
-        unsafe { Component::deserialize_file(&self.engine, &path) }.ok()
     }
 
     /// Calls `info()`; any SQL it attempts is refused.
@@ -750,88 +463,6 @@ impl Sandbox {
     }
 }
 
-/// Log bytes a guest may write through `context.log` per call; the log is
-/// for people, not a data channel.
-const LOG_BYTES: usize = 64 << 10;
-
-/// What a component imports and exports at its top level.
-struct Surface {
-    imports: Vec<String>,
-    exports: Vec<String>,
-}
-
-/// Reads a component's top-level imports and exports without compiling it.
-fn component_surface(bytes: &[u8]) -> Result<Surface, String> {
-    let mut surface = Surface {
-        imports: Vec::new(),
-        exports: Vec::new(),
-    };
-    let mut depth = 0usize;
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        match payload.map_err(|e| e.to_string())? {
-            wasmparser::Payload::Version {
-                encoding: wasmparser::Encoding::Module,
-                ..
-            } if depth == 0 => {
-                return Err(
-                    "attempted to parse a wasm module with a component parser: this is a core module, which `host build` turns into a component".into(),
-                );
-            }
-            wasmparser::Payload::ModuleSection { .. }
-            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
-            wasmparser::Payload::End(_) => match depth.checked_sub(1) {
-                Some(d) => depth = d,
-                None => break,
-            },
-            wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
-                for import in section {
-                    let import = import.map_err(|e| e.to_string())?;
-                    // A type import (a world's `use`) brings no behaviour; wasmtime
-                    // does not list it among the imports either.
-                    if !matches!(import.ty, wasmparser::ComponentTypeRef::Type(_)) {
-                        surface.imports.push(import.name.name.to_string());
-                    }
-                }
-            }
-            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
-                for export in section {
-                    let export = export.map_err(|e| e.to_string())?;
-                    surface.exports.push(export.name.name.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(surface)
-}
-
-/// Refuses imports outside the project's world and the harmless WASI, unless granted.
-fn refuse_imports(
-    revision: &str,
-    imports: &[String],
-    granted: &BTreeSet<String>,
-) -> Result<(), SandboxError> {
-    let refused = crate::imports::refused(imports.iter().map(String::as_str), granted);
-    if refused.is_empty() {
-        return Ok(());
-    }
-    let hint = if refused
-        .iter()
-        .any(|i| crate::imports::GRANTABLE.iter().any(|g| i.starts_with(g)))
-    {
-        "the sandbox gives no files and no network; if the toolchain only links these interfaces and the revision does not use them, grant them in host.toml ([revisions.<id>] grant = [\"wasi:filesystem\"])"
-    } else if refused.iter().any(|i| i.starts_with("pgwasm:")) {
-        "it was built against another version of the WIT package; rebuild it against this host's wit/ with `host build`"
-    } else {
-        "only pgwasm:migration and the wasi:cli/io/clocks/random interfaces are available"
-    };
-    Err(SandboxError::Imports {
-        revision: revision.to_string(),
-        imports: refused,
-        hint,
-    })
-}
-
 /// Guest-supplied text made safe for one terminal line: control characters
 /// (line breaks, terminal escapes) escaped, and at most `max` characters.
 pub fn one_line(text: &str, max: usize) -> String {
@@ -853,22 +484,6 @@ pub fn one_line(text: &str, max: usize) -> String {
     out
 }
 
-/// Writes a guest's log line to stderr; a closed stderr must not stop a migration.
-fn log_line(line: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
-}
-
-/// Writes a compiled artifact and its hash, each atomically, artifact first.
-fn store_cached(dir: &Path, key: &str, artifact: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    write_atomically(&dir.join(format!("{key}.cwasm")), artifact)?;
-    write_atomically(
-        &dir.join(format!("{key}.cwasm.blake3")),
-        blake3::hash(artifact).to_hex().as_bytes(),
-    )
 }

@@ -1,0 +1,329 @@
+//! One step of an online run: the transaction it runs in (or, outside one, its
+//! unfinished-run record), the guest call, the schema fingerprint, and the
+//! bookkeeping committed with it, with failures sorted into what to report.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_postgres::Client;
+
+use super::{Event, Progress, RunError, RunOptions, RunReport, StepReport, rollback};
+use crate::db::bookkeeping::{StepRecord, describe, invalid_indexes};
+use crate::fingerprint::{FingerprintError, Schema};
+use crate::plan::{self, Plan};
+use crate::project::{Project, Settings};
+use crate::runtime::pipeline::{Pipeline, Ready};
+use crate::runtime::sandbox::{Call, Prepared, Sandbox, SandboxError};
+use crate::runtime::session::{Backend, Session};
+
+/// Marker of the error raised when a revision's transaction was replaced.
+const ESCAPED: &str = "host: the revision ended the transaction it ran in";
+
+/// SQL that fails unless the current transaction is the one with `txid`.
+fn same_transaction_sql(txid: &str) -> String {
+    let txid: String = txid.chars().filter(char::is_ascii_digit).collect();
+    format!(
+        "DO $host$ BEGIN IF txid_current()::text <> '{txid}' THEN RAISE EXCEPTION '{ESCAPED}'; END IF; END $host$;\n"
+    )
+}
+
+/// Session settings a revision outside a transaction may have changed.
+const RESET_TIMEOUTS: &str = "RESET statement_timeout; RESET lock_timeout;\n";
+
+/// Runs a plan's steps, each in its own transaction with its bookkeeping.
+/// The caller holds the lock and has checked that the plan starts from the
+/// database's current heads.
+pub async fn execute(
+    project: &Project,
+    client: &Arc<Client>,
+    sandbox: &Sandbox,
+    plan: &Plan,
+    opts: &RunOptions,
+) -> Result<RunReport, RunError> {
+    let mut heads = plan.heads_before.clone();
+    let mut pipeline = Pipeline::start(project, sandbox, &plan.revisions())?;
+    pipeline.first_ready().await?;
+    opts.tables.ensure(client).await?;
+    let mut report = RunReport {
+        steps: Vec::new(),
+        heads: heads.clone(),
+    };
+    let last = plan.steps.len().saturating_sub(1);
+    for (n, step) in plan.steps.iter().enumerate() {
+        Progress::emit(
+            &opts.progress,
+            Event::Started {
+                revision: &step.revision,
+                direction: step.direction,
+            },
+        );
+        let ready = pipeline.next().await.expect("one component per step")?;
+        let run = StepRun {
+            project,
+            client,
+            sandbox,
+            opts,
+            step,
+            heads: &heads,
+            last: n == last,
+        };
+        report.steps.push(run.run(ready).await?);
+        heads = step.heads_after.clone();
+        Progress::emit(
+            &opts.progress,
+            Event::Finished(report.steps.last().expect("just pushed")),
+        );
+    }
+    report.heads = heads;
+    Ok(report)
+}
+
+/// Everything one step needs, so its phases can be separate functions.
+struct StepRun<'a> {
+    project: &'a Project,
+    client: &'a Arc<Client>,
+    sandbox: &'a Sandbox,
+    opts: &'a RunOptions,
+    step: &'a plan::Step,
+    /// Heads before this step, which is also where a failed step leaves them.
+    heads: &'a [String],
+    /// Whether this is the plan's last step.
+    last: bool,
+}
+
+impl StepRun<'_> {
+    /// Runs the step: opens it, calls the guest, commits it with its bookkeeping.
+    async fn run(&self, ready: Ready) -> Result<StepReport, RunError> {
+        let Ready {
+            prepared: prep,
+            blake3,
+        } = ready;
+        let transactional = self.project.locked(&self.step.revision).transactional;
+        let begin = begin_sql(
+            transactional,
+            &self.project.settings(&self.step.revision),
+            self.opts,
+        );
+        let untransacted = if transactional {
+            None
+        } else {
+            Some(
+                self.opts
+                    .tables
+                    .start_untransacted(
+                        self.client,
+                        &self.step.revision,
+                        self.step.direction,
+                        &blake3,
+                    )
+                    .await?,
+            )
+        };
+        let txid = self.begin(&begin, transactional).await?;
+        let (session, duration) = self.call_guest(&prep, untransacted).await?;
+        let fingerprint = self.fingerprint(transactional, &session).await?;
+        let transcript = session.transcript_hash();
+        let record = StepRecord {
+            revision: &self.step.revision,
+            direction: self.step.direction,
+            heads_before: self.heads,
+            heads_after: &self.step.heads_after,
+            component_blake3: &blake3,
+            transcript_blake3: &transcript,
+            schema_fingerprint: fingerprint.as_deref(),
+            duration,
+        };
+        let bookkeeping = match untransacted {
+            None => format!(
+                "{}{}",
+                txid.as_deref()
+                    .map(same_transaction_sql)
+                    .unwrap_or_default(),
+                self.opts.tables.step_sql(&record)
+            ),
+            Some(id) => format!(
+                "{RESET_TIMEOUTS}BEGIN;\n{}",
+                self.opts.tables.finish_untransacted_sql(id, &record)
+            ),
+        };
+        self.commit(&bookkeeping, &session).await?;
+        Ok(StepReport {
+            revision: self.step.revision.clone(),
+            direction: self.step.direction,
+            duration,
+            statements: session.statements(),
+            transcript,
+        })
+    }
+
+    /// Sends the step's opening statement, if it has one. The transaction's id
+    /// is read with BEGIN (same round trip) and checked again before COMMIT: if
+    /// a guest ended the transaction in a way the statement guard missed, the
+    /// run says so instead of claiming a rollback.
+    async fn begin(&self, begin: &str, transactional: bool) -> Result<Option<String>, RunError> {
+        if begin.is_empty() {
+            return Ok(None);
+        }
+        let query = if transactional {
+            format!("{begin} SELECT txid_current()::text")
+        } else {
+            begin.to_string()
+        };
+        let msgs = self
+            .client
+            .simple_query(&query)
+            .await
+            .map_err(|e| RunError::Commit {
+                revision: self.step.revision.clone(),
+                what: "BEGIN",
+                detail: describe(&e),
+                heads: self.heads.to_vec(),
+            })?;
+        Ok(msgs.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        }))
+    }
+
+    /// Calls the guest with its SQL going to the database; on failure, rolls
+    /// back or records the unfinished run outside a transaction.
+    async fn call_guest(
+        &self,
+        prep: &Prepared,
+        untransacted: Option<i64>,
+    ) -> Result<(Session, Duration), RunError> {
+        let started = Instant::now();
+        let (outcome, session) = self
+            .sandbox
+            .run(
+                prep,
+                Call::from(self.step.direction),
+                Session::new(Backend::Online(self.client.clone())),
+            )
+            .await;
+        let duration = started.elapsed();
+        match outcome {
+            Ok(()) => Ok((session, duration)),
+            Err(source) => Err(self.guest_failed(source, untransacted).await),
+        }
+    }
+
+    async fn guest_failed(&self, source: SandboxError, untransacted: Option<i64>) -> RunError {
+        let heads = self.heads.to_vec();
+        let Some(id) = untransacted else {
+            rollback(self.client).await;
+            return RunError::Guest { source, heads };
+        };
+        let _ = self.client.batch_execute(RESET_TIMEOUTS).await;
+        if let Err(e) = self
+            .opts
+            .tables
+            .fail_untransacted(self.client, id, &source.to_string())
+            .await
+        {
+            return e.into();
+        }
+        RunError::Untransacted {
+            revision: self.step.revision.clone(),
+            error: Box::new(source),
+            heads,
+            invalid: invalid_indexes(self.client).await,
+        }
+    }
+
+    /// The schema is fingerprinted once per run, after its last step, when a
+    /// single head names the state (so it is comparable with the lock).
+    async fn fingerprint(
+        &self,
+        transactional: bool,
+        session: &Session,
+    ) -> Result<Option<String>, RunError> {
+        if !(self.opts.fingerprint && self.last && self.step.heads_after.len() == 1) {
+            return Ok(None);
+        }
+        let e = match Schema::read(self.client, &self.opts.scope()).await {
+            Ok(schema) => return Ok(Some(schema.fingerprint())),
+            Err(FingerprintError::Unsupported(_)) => return Ok(None),
+            Err(e) => e,
+        };
+        if transactional {
+            rollback(self.client).await;
+        }
+        let what = "reading the schema fingerprint";
+        let revision = self.step.revision.clone();
+        let heads = self.heads.to_vec();
+        // In an aborted transaction every read fails with 25P02: the cause is
+        // the SQL error the revision ignored.
+        Err(
+            match (e.to_string().contains("25P02"), session.last_error()) {
+                (true, Some(cause)) => RunError::ignored_sql_error(revision, what, cause, heads),
+                _ => RunError::Commit {
+                    revision,
+                    what,
+                    detail: e.to_string(),
+                    heads,
+                },
+            },
+        )
+    }
+
+    /// Sends the bookkeeping and COMMIT; a failure is reported as the SQL error
+    /// the guest ignored, as the guest ending the transaction, or as itself.
+    async fn commit(&self, bookkeeping: &str, session: &Session) -> Result<(), RunError> {
+        let Err(e) = self
+            .client
+            .batch_execute(&format!("{bookkeeping}COMMIT"))
+            .await
+        else {
+            return Ok(());
+        };
+        rollback(self.client).await;
+        let revision = self.step.revision.clone();
+        let heads = self.heads.to_vec();
+        // The guest carried on in an aborted transaction (SQLSTATE 25P02), so
+        // the error to report is the one it ignored.
+        let aborted = e.as_db_error().is_some_and(|d| d.code().code() == "25P02");
+        if let (true, Some(cause)) = (aborted, session.last_error()) {
+            let what = "the revision's transaction";
+            return Err(RunError::ignored_sql_error(revision, what, cause, heads));
+        }
+        if e.as_db_error()
+            .is_some_and(|d| d.message().contains(ESCAPED))
+        {
+            return Err(RunError::Escaped { revision, heads });
+        }
+        Err(RunError::Commit {
+            revision,
+            what: "recording the step and committing",
+            detail: describe(&e),
+            heads,
+        })
+    }
+}
+
+/// The statement that opens a step: BEGIN inside a transaction, and the
+/// step's timeouts. Outside a transaction the settings are the session's,
+/// reset afterwards.
+fn begin_sql(transactional: bool, settings: &Settings, opts: &RunOptions) -> String {
+    let (mut begin, set) = if transactional {
+        (String::from("BEGIN;"), "SET LOCAL")
+    } else {
+        (String::new(), "SET")
+    };
+    let timeouts = [
+        (
+            "statement_timeout",
+            settings.statement_timeout.or(opts.statement_timeout),
+        ),
+        (
+            "lock_timeout",
+            settings.lock_timeout.or(opts.ddl_lock_timeout),
+        ),
+    ];
+    for (name, value) in timeouts {
+        if let Some(d) = value {
+            begin.push_str(&format!(" {set} {name} = {};", d.as_millis().max(1)));
+        }
+    }
+    begin
+}
