@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 /// Folder, under the project, where the host keeps its state (compile cache, embedded cluster).
 pub const STATE_DIR: &str = ".host";
 
+/// Where compiled components are cached for the project at `root`, before
+/// (or without) opening it.
+pub fn cache_dir(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("cache")
+}
+
 /// The user's settings for the project, beside the lock.
 pub const SETTINGS_FILE: &str = "host.toml";
 
@@ -264,6 +270,11 @@ impl Project {
     /// Where the host keeps state for this project.
     pub fn state_dir(&self) -> PathBuf {
         self.root.join(STATE_DIR)
+    }
+
+    /// Where compiled components are cached for this project.
+    pub fn cache_dir(&self) -> PathBuf {
+        cache_dir(&self.root)
     }
 
     /// The WASI packages granted to a revision.
