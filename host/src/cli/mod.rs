@@ -289,9 +289,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let ctx = Context::new(&cli);
     let ctx = &ctx;
     match &cli.command {
-        Command::Run(a) | Command::Upgrade(a) => {
-            migrate::migrate(ctx, Direction::Upgrade, a).await
-        }
+        Command::Run(a) | Command::Upgrade(a) => migrate::migrate(ctx, Direction::Upgrade, a).await,
         Command::Downgrade(a) => migrate::migrate(ctx, Direction::Downgrade, a).await,
         Command::Stamp {
             targets,

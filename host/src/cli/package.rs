@@ -186,7 +186,7 @@ fn list(root: &Path) -> Result<()> {
     for (name, revs) in packages {
         say!("{name}");
         let short = name.rsplit_once('@').map_or(name.as_str(), |(n, _)| n);
-        for (k, v) in project.package_params.get(short).into_iter().flatten() {
+        for (k, v) in project.host_toml.packages.get(short).into_iter().flatten() {
             say!("  param {k} = {v:?}");
         }
         for r in revs {
@@ -244,8 +244,10 @@ async fn install(
     if !depends_on.is_empty() {
         opts.depends_on = Some(depends_on.to_vec());
     }
-    let done =
-        package::install::install(root, &registry(&r.registry, insecure), &r, &opts).await?;
+    let done = package::install::install(root, &registry(&r.registry, insecure), &r, &opts).await?;
+    for w in &done.warnings {
+        eprintln!("warning: {w}");
+    }
     say!("Installed {} ({})", done.package, done.digest);
     for id in &done.added {
         say!("  added {id}");
