@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use host::package::{self, oci::Credentials, oci::Registry, reference::Reference};
-use host::project::{Project, STATE_DIR};
+use host::project::{self, Project};
 use host::runtime::sandbox::{Limits, Sandbox};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -91,143 +91,173 @@ fn registry(host: &str, insecure: bool) -> Registry {
 /// Runs a package command for the project at `root`.
 pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
     match cmd {
-        PackageCommand::Keygen { name } => {
-            let key = package::sign::generate()?;
-            let private = name.with_extension("key");
-            let public = name.with_extension("pub");
-            package::sign::write_private(&private, &key)?;
-            let text = package::sign::public_text(&key.verifying_key());
-            std::fs::write(&public, format!("{text}\n"))?;
-            say!("Private key: {} (keep it secret)", private.display());
-            say!("Public key:  {} ({})", text, public.display());
-            say!(
-                "Installers trust it with, in their host.toml:\n[trust]\n\"<namespace>\" = [\"{text}\"]"
-            );
-        }
+        PackageCommand::Keygen { name } => keygen(name)?,
         PackageCommand::Package { action } => match action {
-            PackageAction::Build { dir, locked } => {
-                let sandbox =
-                    Sandbox::new(Some(dir.join(STATE_DIR).join("cache")), Limits::default())?;
-                let built = package::build::build(dir, &sandbox, !locked).await?;
-                let i = &built.index;
-                say!(
-                    "Built {}/{}@{}: {} revision(s) in {}; index {}",
-                    i.namespace,
-                    i.name,
-                    i.version,
-                    i.revisions.len(),
-                    dir.join(package::DIST_DIR).display(),
-                    built.digest
-                );
-                // Installers give packages no grants: say so now, not at their install.
-                for r in &i.revisions {
-                    let refused = host::imports::refused(
-                        r.imports.iter().map(String::as_str),
-                        &Default::default(),
-                    );
-                    if !refused.is_empty() {
-                        eprintln!(
-                            "warning: revision {} imports {}; installers will refuse the package",
-                            r.id,
-                            refused.join(", ")
-                        );
-                    }
-                }
-                say!("Next: host package sign {} --key <your.key>", dir.display());
-            }
-            PackageAction::Sign { dir, key } => {
-                let (built, sig) = package::build::sign(dir, key)?;
-                let i = &built.index;
-                say!(
-                    "Signed {}/{}@{} (index {}) with {}",
-                    i.namespace,
-                    i.name,
-                    i.version,
-                    built.digest,
-                    sig.key
-                );
-            }
-            PackageAction::List => {
-                let project = Project::open(root)?;
-                let packages = package::install::list(&project);
-                if packages.is_empty() {
-                    say!("No packages installed.");
-                }
-                for (name, revs) in packages {
-                    say!("{name}");
-                    let short = name.rsplit_once('@').map_or(name.as_str(), |(n, _)| n);
-                    for (k, v) in project.package_params.get(short).into_iter().flatten() {
-                        say!("  param {k} = {v:?}");
-                    }
-                    for r in revs {
-                        say!("  {} {} ({})", r.id, r.message, r.file);
-                    }
-                }
-            }
+            PackageAction::Build { dir, locked } => build(dir, *locked).await?,
+            PackageAction::Sign { dir, key } => sign(dir, key)?,
+            PackageAction::List => list(root)?,
         },
         PackageCommand::Publish {
             reference,
             package: dir,
             insecure,
-        } => {
-            let r = Reference::parse(reference).map_err(anyhow::Error::msg)?;
-            let digest = package::publish::publish(dir, &r, &registry(&r.registry, *insecure))?;
-            say!("Published {r} ({digest})");
-            say!("Install it with: host install {r}");
-        }
+        } => publish(reference, dir, *insecure)?,
         PackageCommand::Search {
             registry: host,
             term,
             insecure,
-        } => {
-            let search = package::publish::search(&registry(host, *insecure), term.as_deref())?;
-            for (repo, why) in &search.skipped {
-                eprintln!("warning: left out {host}/{repo}: {why}");
-            }
-            if search.found.is_empty() {
-                say!("No migration packages found in {host}.");
-            }
-            for f in search.found {
-                say!(
-                    "{host}/{}  {}  {}",
-                    f.repository,
-                    f.versions.join(", "),
-                    f.description
-                );
-            }
-        }
+        } => search(host, term.as_deref(), *insecure)?,
         PackageCommand::Install {
             reference,
             params,
             depends_on,
             insecure,
-        } => {
-            let r = Reference::parse(reference).map_err(anyhow::Error::msg)?;
-            let mut opts = package::install::Options::default();
-            for p in params {
-                let Some((k, v)) = p.split_once('=') else {
-                    bail!("--param {p:?}: expected KEY=VALUE");
-                };
-                opts.params.insert(k.to_string(), v.to_string());
-            }
-            if !depends_on.is_empty() {
-                opts.depends_on = Some(depends_on.clone());
-            }
-            let done =
-                package::install::install(root, &registry(&r.registry, *insecure), &r, &opts)
-                    .await?;
-            say!("Installed {} ({})", done.package, done.digest);
-            for id in &done.added {
-                say!("  added {id}");
-            }
-            if !done.kept.is_empty() {
-                say!("  already installed: {}", done.kept.join(", "));
-            }
-            for (k, v) in &done.params {
-                say!("  param {k} = {v:?}");
-            }
-            say!("Apply with: host run head");
-        }
+        } => install(root, reference, params, depends_on, *insecure).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `host keygen <name>`: a key pair, and how installers come to trust it.
+fn keygen(name: &Path) -> Result<()> {
+    let key = package::sign::generate()?;
+    let private = name.with_extension("key");
+    let public = name.with_extension("pub");
+    package::sign::write_private(&private, &key)?;
+    let text = package::sign::public_text(&key.verifying_key());
+    std::fs::write(&public, format!("{text}\n"))?;
+    say!("Private key: {} (keep it secret)", private.display());
+    say!("Public key:  {} ({})", text, public.display());
+    say!("Installers trust it with, in their host.toml:\n[trust]\n\"<namespace>\" = [\"{text}\"]");
+    Ok(())
+}
+
+/// `host package build`: components, OCI documents and the index in dist/.
+async fn build(dir: &Path, locked: bool) -> Result<()> {
+    let sandbox = Sandbox::new(Some(project::cache_dir(dir)), Limits::default())?;
+    let built = package::build::build(dir, &sandbox, !locked).await?;
+    let i = &built.index;
+    say!(
+        "Built {}/{}@{}: {} revision(s) in {}; index {}",
+        i.namespace,
+        i.name,
+        i.version,
+        i.revisions.len(),
+        dir.join(package::DIST_DIR).display(),
+        built.digest
+    );
+    // Installers give packages no grants: say so now, not at their install.
+    for r in &i.revisions {
+        let refused =
+            host::imports::refused(r.imports.iter().map(String::as_str), &Default::default());
+        if !refused.is_empty() {
+            eprintln!(
+                "warning: revision {} imports {}; installers will refuse the package",
+                r.id,
+                refused.join(", ")
+            );
+        }
+    }
+    say!("Next: host package sign {} --key <your.key>", dir.display());
+    Ok(())
+}
+
+/// `host package sign`: sign a built index.
+fn sign(dir: &Path, key: &Path) -> Result<()> {
+    let (built, sig) = package::build::sign(dir, key)?;
+    let i = &built.index;
+    say!(
+        "Signed {}/{}@{} (index {}) with {}",
+        i.namespace,
+        i.name,
+        i.version,
+        built.digest,
+        sig.key
+    );
+    Ok(())
+}
+
+/// `host package list`: installed packages, their parameters and revisions.
+fn list(root: &Path) -> Result<()> {
+    let project = Project::open(root)?;
+    let packages = package::install::list(&project);
+    if packages.is_empty() {
+        say!("No packages installed.");
+    }
+    for (name, revs) in packages {
+        say!("{name}");
+        let short = name.rsplit_once('@').map_or(name.as_str(), |(n, _)| n);
+        for (k, v) in project.host_toml.packages.get(short).into_iter().flatten() {
+            say!("  param {k} = {v:?}");
+        }
+        for r in revs {
+            say!("  {} {} ({})", r.id, r.message, r.file);
+        }
+    }
+    Ok(())
+}
+
+/// `host publish <reference>`.
+fn publish(reference: &str, dir: &Path, insecure: bool) -> Result<()> {
+    let r = Reference::parse(reference).map_err(anyhow::Error::msg)?;
+    let digest = package::publish::publish(dir, &r, &registry(&r.registry, insecure))?;
+    say!("Published {r} ({digest})");
+    say!("Install it with: host install {r}");
+    Ok(())
+}
+
+/// `host search <registry> [term]`.
+fn search(host: &str, term: Option<&str>, insecure: bool) -> Result<()> {
+    let search = package::publish::search(&registry(host, insecure), term)?;
+    for (repo, why) in &search.skipped {
+        eprintln!("warning: left out {host}/{repo}: {why}");
+    }
+    if search.found.is_empty() {
+        say!("No migration packages found in {host}.");
+    }
+    for f in search.found {
+        say!(
+            "{host}/{}  {}  {}",
+            f.repository,
+            f.versions.join(", "),
+            f.description
+        );
+    }
+    Ok(())
+}
+
+/// `host install <reference>`.
+async fn install(
+    root: &Path,
+    reference: &str,
+    params: &[String],
+    depends_on: &[String],
+    insecure: bool,
+) -> Result<()> {
+    let r = Reference::parse(reference).map_err(anyhow::Error::msg)?;
+    let mut opts = package::install::Options::default();
+    for p in params {
+        let Some((k, v)) = p.split_once('=') else {
+            bail!("--param {p:?}: expected KEY=VALUE");
+        };
+        opts.params.insert(k.to_string(), v.to_string());
+    }
+    if !depends_on.is_empty() {
+        opts.depends_on = Some(depends_on.to_vec());
+    }
+    let done = package::install::install(root, &registry(&r.registry, insecure), &r, &opts).await?;
+    for w in &done.warnings {
+        eprintln!("warning: {w}");
+    }
+    say!("Installed {} ({})", done.package, done.digest);
+    for id in &done.added {
+        say!("  added {id}");
+    }
+    if !done.kept.is_empty() {
+        say!("  already installed: {}", done.kept.join(", "));
+    }
+    for (k, v) in &done.params {
+        say!("  param {k} = {v:?}");
+    }
+    say!("Apply with: host run head");
+    Ok(())
 }

@@ -1,8 +1,12 @@
 //! Where the database is: `--database-url`, then `DATABASE_URL`, then
 //! TaskMan-v2's `APP_DATABASE__*` variables, then the same two in `.env`;
-//! with none of them, the embedded cluster.
+//! with none of them, the embedded cluster. [`open`] follows that order and
+//! connects; [`resolve`] is the same order without any I/O.
 
+use crate::db::cluster::Cluster;
+use crate::project::STATE_DIR;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
@@ -41,6 +45,58 @@ pub enum ConfigError {
         /// What failed.
         detail: String,
     },
+    /// Nothing is configured and the embedded cluster did not start.
+    #[error(
+        "no database is configured (--database-url, DATABASE_URL, APP_DATABASE__*), and the embedded cluster could not start: {detail}"
+    )]
+    NoDatabase {
+        /// Why the cluster did not start.
+        detail: String,
+    },
+}
+
+/// A connected database: the client, the settings that reached it (to open a
+/// scratch database beside it) and where its address came from.
+pub struct Database {
+    /// The connection, driven on the current runtime.
+    pub client: Arc<Client>,
+    /// The parsed connection settings.
+    pub config: tokio_postgres::Config,
+    /// "--database-url", "DATABASE_URL", ..., or "the embedded cluster".
+    pub origin: String,
+}
+
+/// Where the origin names the project's own cluster.
+const EMBEDDED: &str = "the embedded cluster";
+
+/// Connects to the configured database (see [`resolve`], with `./.env`),
+/// else to the embedded cluster of the project at `project_root`, starting it.
+pub async fn open(flag: Option<&str>, project_root: &Path) -> Result<Database, ConfigError> {
+    // `.env` is the working folder's, as the tools that share it read it.
+    let dotenv = std::fs::read_to_string(".env")
+        .map(|t| parse_dotenv(&t))
+        .unwrap_or_default();
+    let env = |k: &str| std::env::var(k).ok();
+    let (url, origin) = match resolve(flag, &env, &dotenv) {
+        Some(c) => (c.url, c.origin),
+        None => {
+            let cluster = Cluster::new(project_root.join(STATE_DIR).join("pg"));
+            let url = cluster
+                .ensure_running()
+                .await
+                .map_err(|e| ConfigError::NoDatabase {
+                    detail: e.to_string(),
+                })?;
+            (url, EMBEDDED.to_string())
+        }
+    };
+    let config = parse(&url, &origin)?;
+    let client = connect(&config, &origin).await?;
+    Ok(Database {
+        client,
+        config,
+        origin,
+    })
 }
 
 /// A database the user configured, and where the setting came from.

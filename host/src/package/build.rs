@@ -8,7 +8,7 @@ use super::index::{INDEX_FORMAT, IndexedRevision, PackageIndex};
 use super::sign::{IndexSignature, SIGNATURE_FILE};
 use super::spec::PackageSpec;
 use super::{DIST_DIR, PackageError, io, write_atomic};
-use crate::lock::{LOCK_FILE, Lock, WIT_PACKAGE};
+use crate::lock::{LOCK_FILE, Lock, LockedRevision, WIT_PACKAGE};
 use crate::runtime::sandbox::Sandbox;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,42 @@ pub async fn build(dir: &Path, sandbox: &Sandbox, compile: bool) -> Result<Built
     if compile {
         crate::build::build(dir, sandbox, false).await?;
     }
+    let lock = read_lock(dir)?;
+    let dist = dir.join(DIST_DIR);
+    std::fs::create_dir_all(&dist).map_err(io(&dist))?;
+    let mut revisions = Vec::new();
+    for r in &lock.revisions {
+        let title = format!("{}/{} {}", spec.package.namespace, spec.package.name, r.id);
+        revisions.push(write_revision(dir, &dist, r, &title)?);
+    }
+    let p = spec.package;
+    let index = PackageIndex {
+        format: INDEX_FORMAT,
+        namespace: p.namespace,
+        name: p.name,
+        version: p.version,
+        description: p.description,
+        wit: WIT_PACKAGE.to_string(),
+        depends_on: p.depends_on,
+        params: spec.params,
+        revisions,
+    };
+    let bytes = index.to_bytes();
+    let index_path = dist.join(INDEX_FILE);
+    // A signature is only valid for the bytes it signed.
+    if std::fs::read(&index_path).ok().as_deref() != Some(&bytes[..]) {
+        let _ = std::fs::remove_file(dist.join(SIGNATURE_FILE));
+    }
+    write_atomic(&index_path, &bytes)?;
+    Ok(Built {
+        digest: digest(&bytes),
+        index,
+    })
+}
+
+/// Reads the package's lock and checks it is self-contained: a package's
+/// revisions build only on each other.
+fn read_lock(dir: &Path) -> Result<Lock, PackageError> {
     let invalid = |message: String| PackageError::Invalid {
         dir: dir.to_path_buf(),
         message,
@@ -65,66 +101,52 @@ pub async fn build(dir: &Path, sandbox: &Sandbox, compile: bool) -> Result<Built
             )));
         }
     }
-    let dist = dir.join(DIST_DIR);
-    std::fs::create_dir_all(&dist).map_err(io(&dist))?;
-    let mut revisions = Vec::new();
-    for r in &lock.revisions {
-        let path = dir.join(&r.file);
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let hash = blake3::hash(&bytes).to_hex().to_string();
-        if hash != r.blake3 {
-            return Err(invalid(format!(
-                "component {} of revision {} has blake3 {hash}, the lock says {}; run `host package build` without --locked",
-                r.file, r.id, r.blake3
-            )));
-        }
-        let (imports, exports) = world_names(&bytes).map_err(|e| {
-            invalid(format!(
-                "revision {}: {} is not a component: {e}",
-                r.id, r.file
-            ))
-        })?;
-        let title = format!("{}/{} {}", spec.package.namespace, spec.package.name, r.id);
-        let art = revision_artifact(&bytes, &imports, &exports, &title);
-        let [wasm, config, manifest] = revision_files(&dist, &r.id);
-        write_atomic(&wasm, &bytes)?;
-        write_atomic(&config, &art.config)?;
-        write_atomic(&manifest, &art.manifest)?;
-        revisions.push(IndexedRevision {
-            id: r.id.clone(),
-            down_revisions: r.down_revisions.clone(),
-            branch_labels: r.branch_labels.clone(),
-            depends_on: r.depends_on.clone(),
-            message: r.message.clone(),
-            transactional: r.transactional,
-            blake3: hash,
-            layer_digest: digest(&bytes),
-            manifest_digest: digest(&art.manifest),
-            imports,
-        });
-    }
-    let p = spec.package;
-    let index = PackageIndex {
-        format: INDEX_FORMAT,
-        namespace: p.namespace,
-        name: p.name,
-        version: p.version,
-        description: p.description,
-        wit: WIT_PACKAGE.to_string(),
-        depends_on: p.depends_on,
-        params: spec.params,
-        revisions,
+    Ok(lock)
+}
+
+/// Writes one revision's component and OCI documents into dist/ and
+/// describes it for the index.
+fn write_revision(
+    dir: &Path,
+    dist: &Path,
+    r: &LockedRevision,
+    title: &str,
+) -> Result<IndexedRevision, PackageError> {
+    let invalid = |message: String| PackageError::Invalid {
+        dir: dir.to_path_buf(),
+        message,
     };
-    let bytes = index.to_bytes();
-    let index_path = dist.join(INDEX_FILE);
-    // A signature is only valid for the bytes it signed.
-    if std::fs::read(&index_path).ok().as_deref() != Some(&bytes[..]) {
-        let _ = std::fs::remove_file(dist.join(SIGNATURE_FILE));
+    let path = dir.join(&r.file);
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    if hash != r.blake3 {
+        return Err(invalid(format!(
+            "component {} of revision {} has blake3 {hash}, the lock says {}; run `host package build` without --locked",
+            r.file, r.id, r.blake3
+        )));
     }
-    write_atomic(&index_path, &bytes)?;
-    Ok(Built {
-        digest: digest(&bytes),
-        index,
+    let (imports, exports) = world_names(&bytes).map_err(|e| {
+        invalid(format!(
+            "revision {}: {} is not a component: {e}",
+            r.id, r.file
+        ))
+    })?;
+    let art = revision_artifact(&bytes, &imports, &exports, title);
+    let [wasm, config, manifest] = revision_files(dist, &r.id);
+    write_atomic(&wasm, &bytes)?;
+    write_atomic(&config, &art.config)?;
+    write_atomic(&manifest, &art.manifest)?;
+    Ok(IndexedRevision {
+        id: r.id.clone(),
+        down_revisions: r.down_revisions.clone(),
+        branch_labels: r.branch_labels.clone(),
+        depends_on: r.depends_on.clone(),
+        message: r.message.clone(),
+        transactional: r.transactional,
+        blake3: hash,
+        layer_digest: digest(&bytes),
+        manifest_digest: digest(&art.manifest),
+        imports,
     })
 }
 

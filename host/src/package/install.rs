@@ -4,18 +4,21 @@
 //! add its revisions to the project's graph and lock, and precompile them.
 //! Every check runs before the first write; the lock is written last, by a
 //! rename, so a refused or interrupted install leaves the project as it was.
+//!
+//! [`install`] reads as its eight steps, one function each.
 
 use super::artifact::{
-    INDEX_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIGNER_ANNOTATION, parse_manifest, wasm_layer,
+    INDEX_MEDIA_TYPE, Manifest, SIGNATURE_ANNOTATION, SIGNER_ANNOTATION, parse_manifest, wasm_layer,
 };
 use super::index::{IndexedRevision, PackageIndex};
-use super::oci::Registry;
+use super::oci::{OciError, Registry};
 use super::reference::Reference;
 use super::sign::IndexSignature;
 use super::spec::version_key;
-use super::{INSTALL_DIR, PackageError, io, settings, write_atomic};
-use crate::lock::{LOCK_FILE, LockedRevision, WIT_PACKAGE};
-use crate::project::{Project, SETTINGS_FILE, VerifiedComponent};
+use super::{INSTALL_DIR, PackageError, io, write_atomic};
+use crate::lock::{LOCK_FILE, Lock, LockedRevision, WIT_PACKAGE};
+use crate::project::settings::{TrustPolicy, with_params};
+use crate::project::{Project, ProjectError, SETTINGS_FILE, VerifiedComponent};
 use crate::runtime::sandbox::{Limits, Sandbox, SandboxError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -42,12 +45,63 @@ pub struct Installed {
     pub kept: Vec<String>,
     /// Parameter values in effect.
     pub params: BTreeMap<String, String>,
+    /// What went wrong after the install was committed (a precompile that
+    /// failed: the first run compiles instead).
+    pub warnings: Vec<String>,
 }
 
 /// A revision pulled and verified, with its component.
 struct Pulled {
     rev: IndexedRevision,
     bytes: Vec<u8>,
+}
+
+impl Pulled {
+    fn component(&self) -> VerifiedComponent {
+        VerifiedComponent {
+            revision: self.rev.id.clone(),
+            bytes: self.bytes.clone(),
+            blake3: self.rev.blake3.clone(),
+        }
+    }
+}
+
+/// The package's index, as its manifest names it.
+struct Fetched {
+    manifest: Manifest,
+    manifest_digest: String,
+    index: PackageIndex,
+    /// `namespace/name@version`.
+    package: String,
+}
+
+/// The project's lock with the package's revisions in it.
+struct Merged {
+    lock: Lock,
+    added: Vec<String>,
+    kept: Vec<String>,
+}
+
+/// One install under way: where from, and how its refusals read.
+struct Job<'a> {
+    registry: &'a Registry,
+    reference: &'a Reference,
+    /// `namespace/name`, the repository in the registry.
+    repo: String,
+}
+
+impl Job<'_> {
+    fn refuse(&self, message: String) -> PackageError {
+        PackageError::Refused {
+            reference: self.reference.to_string(),
+            message,
+        }
+    }
+
+    /// Registry failures are refusals too: nothing is written before the end.
+    fn oci(&self, e: OciError) -> PackageError {
+        self.refuse(e.to_string())
+    }
 }
 
 /// Installs `reference` into the project at `root`.
@@ -57,343 +111,462 @@ pub async fn install(
     reference: &Reference,
     opts: &Options,
 ) -> Result<Installed, PackageError> {
-    let refuse = |message: String| PackageError::Refused {
-        reference: reference.to_string(),
-        message,
-    };
-    // Registry failures are refusals too: nothing is written before the end.
-    let oci = |e: super::oci::OciError| refuse(e.to_string());
     let project = Project::open(root)?;
-    let settings = settings::read(root)?;
-    let repo = reference.repository();
+    let trust = &project.host_toml.trust;
+    super::sign::check_policy(trust).map_err(|message| ProjectError::Settings {
+        path: root.join(SETTINGS_FILE),
+        message,
+    })?;
+    let job = Job {
+        registry,
+        reference,
+        repo: reference.repository(),
+    };
+    let fetched = job.fetch_index()?;
+    job.check_signature(&fetched, trust)?;
+    let pulled = job.pull(&fetched)?;
+    job.check_components(&pulled).await?;
+    let mut merged = job.merge_lock(&project, &fetched, &pulled, opts)?;
+    let (params, new_settings) = job.resolve_params(&project, &fetched.index, opts, &mut merged)?;
+    commit(root, &pulled, &merged.lock, new_settings)?;
+    let warnings = job.precompile(&project, &pulled)?;
+    Ok(Installed {
+        package: fetched.package,
+        digest: fetched.manifest_digest,
+        added: merged.added,
+        kept: merged.kept,
+        params,
+        warnings,
+    })
+}
 
-    // 1. The index, and whose it is.
-    let (manifest_bytes, manifest_digest) = registry
-        .manifest(&repo, reference.reference())
-        .map_err(oci)?
-        .ok_or_else(|| {
-            refuse(format!(
-                "the registry has no {repo}:{}; `host search {}` lists what it has",
-                reference.reference(),
-                reference.registry
+impl Job<'_> {
+    /// Step 1: the index, and whose it is.
+    fn fetch_index(&self) -> Result<Fetched, PackageError> {
+        let (repo, reference) = (&self.repo, self.reference);
+        let (manifest_bytes, manifest_digest) = self
+            .registry
+            .manifest(repo, reference.reference())
+            .map_err(|e| self.oci(e))?
+            .ok_or_else(|| {
+                self.refuse(format!(
+                    "the registry has no {repo}:{}; `host search {}` lists what it has",
+                    reference.reference(),
+                    reference.registry
+                ))
+            })?;
+        let manifest = parse_manifest(&manifest_bytes).map_err(|m| self.refuse(m))?;
+        if manifest.config.media_type != INDEX_MEDIA_TYPE {
+            return Err(self.refuse(format!(
+                "this is not a migration package (its config is {:?}, not {INDEX_MEDIA_TYPE:?})",
+                manifest.config.media_type
+            )));
+        }
+        let index_bytes = self
+            .registry
+            .blob(repo, &manifest.config.digest, "the package index")
+            .map_err(|e| self.oci(e))?;
+        let index = PackageIndex::from_bytes(&index_bytes)
+            .map_err(|e| self.refuse(format!("the package index is invalid: {e}")))?;
+        let package = format!("{}@{}", index.full_name(), index.version);
+        if index.full_name() != *repo {
+            return Err(self.refuse(format!(
+                "the index describes {package}, not a package of repository {repo}"
+            )));
+        }
+        // Ids become file names under packages/: nothing that could leave that folder.
+        if let Some(bad) = index.revisions.iter().find(|r| !file_safe_id(&r.id)) {
+            return Err(self.refuse(format!(
+                "revision id {:?} is not letters, digits and _ (at most 64)",
+                bad.id
+            )));
+        }
+        if let Some(tag) = &reference.tag
+            && *tag != index.version
+        {
+            return Err(self.refuse(format!(
+                "tag {tag} holds version {} of the package",
+                index.version
+            )));
+        }
+        Ok(Fetched {
+            manifest,
+            manifest_digest,
+            index,
+            package,
+        })
+    }
+
+    /// Step 2: who signed it, and whether that key may sign for this namespace.
+    fn check_signature(&self, fetched: &Fetched, trust: &TrustPolicy) -> Result<(), PackageError> {
+        let annotation = |k: &str| fetched.manifest.annotations.get(k).cloned();
+        let sig = match (
+            annotation(SIGNER_ANNOTATION),
+            annotation(SIGNATURE_ANNOTATION),
+        ) {
+            (Some(key), Some(signature)) => IndexSignature { key, signature },
+            _ => {
+                return Err(super::sign::SignError::Unsigned {
+                    package: fetched.package.clone(),
+                }
+                .into());
+            }
+        };
+        trust.verify(
+            &fetched.index.namespace,
+            &fetched.package,
+            &fetched.manifest.config.digest,
+            &sig,
+        )?;
+        Ok(())
+    }
+
+    /// Step 3: every revision's bytes, against the signed digests and blake3.
+    fn pull(&self, fetched: &Fetched) -> Result<Vec<Pulled>, PackageError> {
+        let (index, package, repo) = (&fetched.index, &fetched.package, &self.repo);
+        if index.wit != WIT_PACKAGE {
+            return Err(self.refuse(format!(
+                "it was built against WIT package {}, this host implements {WIT_PACKAGE}; install a version built for this host",
+                index.wit
+            )));
+        }
+        let mut pulled = Vec::new();
+        for rev in &index.revisions {
+            let what = format!("revision {} of {package}", rev.id);
+            let (bytes, _) = self
+                .registry
+                .manifest(repo, &rev.manifest_digest)
+                .map_err(|e| self.oci(e))?
+                .ok_or_else(|| {
+                    self.refuse(format!(
+                        "the registry lost the artifact of {what} ({})",
+                        rev.manifest_digest
+                    ))
+                })?;
+            let m = parse_manifest(&bytes).map_err(|e| self.refuse(format!("{what}: {e}")))?;
+            let layer = wasm_layer(&m)
+                .map_err(|e| self.refuse(format!("{what} is not a CNCF wasm artifact: {e}")))?;
+            if layer.digest != rev.layer_digest {
+                return Err(self.refuse(format!(
+                    "{what}: the artifact's layer is {}, the signed index says {}",
+                    layer.digest, rev.layer_digest
+                )));
+            }
+            let wasm = self
+                .registry
+                .blob(repo, &layer.digest, &format!("the component of {what}"))
+                .map_err(|e| self.oci(e))?;
+            let hash = blake3::hash(&wasm).to_hex().to_string();
+            if hash != rev.blake3 {
+                return Err(self.refuse(format!(
+                    "{what}: the component's blake3 is {hash}, the signed index says {}",
+                    rev.blake3
+                )));
+            }
+            pulled.push(Pulled {
+                rev: rev.clone(),
+                bytes: wasm,
+            });
+        }
+        Ok(pulled)
+    }
+
+    /// Step 4: what the components import and say about themselves.
+    async fn check_components(&self, pulled: &[Pulled]) -> Result<(), PackageError> {
+        let checker =
+            Sandbox::new(None, Limits::default()).map_err(|e| self.refuse(e.to_string()))?;
+        for p in pulled {
+            // Packages get no grants: host.toml grants are for the project's own revisions.
+            let prepared = checker
+                .prepare(&p.component(), &BTreeSet::new())
+                .map_err(|e| match e {
+                    SandboxError::Imports {
+                        revision, imports, ..
+                    } => self.refuse(format!(
+                        "revision {revision} imports {}, which this host does not give packages (only {WIT_PACKAGE} and the wasi:cli/io/clocks/random interfaces); ask the publisher for a build without them",
+                        imports.join(", ")
+                    )),
+                    other => self.refuse(other.to_string()),
+                })?;
+            let info = checker
+                .info(&prepared)
+                .await
+                .map_err(|e| self.refuse(e.to_string()))?;
+            let r = &p.rev;
+            let claimed = (
+                &r.id,
+                &r.down_revisions,
+                &r.branch_labels,
+                &r.depends_on,
+                &r.message,
+                r.transactional,
+            );
+            let actual = (
+                &info.id,
+                &info.down_revisions,
+                &info.branch_labels,
+                &info.depends_on,
+                &info.message,
+                info.transactional,
+            );
+            if claimed != actual {
+                return Err(self.refuse(format!(
+                    "revision {}: the component describes itself as {} (parents {:?}), not as the index says",
+                    r.id, info.id, info.down_revisions
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 5: the new lock: the package's revisions added, or kept when installed.
+    fn merge_lock(
+        &self,
+        project: &Project,
+        fetched: &Fetched,
+        pulled: &[Pulled],
+        opts: &Options,
+    ) -> Result<Merged, PackageError> {
+        let index = &fetched.index;
+        let name = index.full_name();
+        self.check_upgrade(project, index)?;
+        let resolved_deps = self.resolve_depends_on(project, index, opts)?;
+        let heads: Vec<String> = project
+            .graph
+            .heads()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let mut merged = Merged {
+            lock: project.lock.clone(),
+            added: Vec::new(),
+            kept: Vec::new(),
+        };
+        for p in pulled {
+            let r = &p.rev;
+            if let Some(existing) = merged.lock.revisions.iter_mut().find(|l| l.id == r.id) {
+                self.keep(existing, r, &name, &fetched.package)?;
+                merged.kept.push(r.id.clone());
+                continue;
+            }
+            let root = r.down_revisions.is_empty();
+            merged.lock.revisions.push(LockedRevision {
+                id: r.id.clone(),
+                // A package's root continues the project where it is now, so
+                // `host run head` stays one line of history.
+                down_revisions: if root {
+                    heads.clone()
+                } else {
+                    r.down_revisions.clone()
+                },
+                branch_labels: r.branch_labels.clone(),
+                depends_on: if root {
+                    resolved_deps
+                        .iter()
+                        .filter(|d| !heads.contains(d))
+                        .cloned()
+                        .collect()
+                } else {
+                    r.depends_on.clone()
+                },
+                message: r.message.clone(),
+                transactional: r.transactional,
+                file: format!("{INSTALL_DIR}/{name}/{}.wasm", r.id),
+                blake3: r.blake3.clone(),
+                sources_blake3: None,
+                source: None,
+                transcript: None,
+                fingerprint: None,
+                package: Some(fetched.package.clone()),
+                oci_digest: Some(r.manifest_digest.clone()),
+            });
+            merged.added.push(r.id.clone());
+        }
+        merged.lock.graph().map_err(|e| {
+            self.refuse(format!(
+                "its revisions do not fit this project's graph: {e}"
             ))
         })?;
-    let manifest = parse_manifest(&manifest_bytes).map_err(&refuse)?;
-    if manifest.config.media_type != INDEX_MEDIA_TYPE {
-        return Err(refuse(format!(
-            "this is not a migration package (its config is {:?}, not {INDEX_MEDIA_TYPE:?})",
-            manifest.config.media_type
-        )));
-    }
-    let index_bytes = registry
-        .blob(&repo, &manifest.config.digest, "the package index")
-        .map_err(oci)?;
-    let index = PackageIndex::from_bytes(&index_bytes)
-        .map_err(|e| refuse(format!("the package index is invalid: {e}")))?;
-    let package = format!("{}@{}", index.full_name(), index.version);
-    if index.full_name() != repo {
-        return Err(refuse(format!(
-            "the index describes {package}, not a package of repository {repo}"
-        )));
-    }
-    // Ids become file names under packages/: nothing that could leave that folder.
-    if let Some(bad) = index.revisions.iter().find(|r| !file_safe_id(&r.id)) {
-        return Err(refuse(format!(
-            "revision id {:?} is not letters, digits and _ (at most 64)",
-            bad.id
-        )));
-    }
-    if let Some(tag) = &reference.tag
-        && *tag != index.version
-    {
-        return Err(refuse(format!(
-            "tag {tag} holds version {} of the package",
-            index.version
-        )));
+        Ok(merged)
     }
 
-    // 2. Who signed it, and whether that key may sign for this namespace.
-    let annotation = |k: &str| manifest.annotations.get(k).cloned();
-    let sig = match (
-        annotation(SIGNER_ANNOTATION),
-        annotation(SIGNATURE_ANNOTATION),
-    ) {
-        (Some(key), Some(signature)) => IndexSignature { key, signature },
-        _ => return Err(super::sign::SignError::Unsigned { package }.into()),
-    };
-    settings
-        .trust
-        .verify(&index.namespace, &package, &manifest.config.digest, &sig)?;
-
-    // 3. Every revision's bytes, against the signed digests and blake3.
-    if index.wit != WIT_PACKAGE {
-        return Err(refuse(format!(
-            "it was built against WIT package {}, this host implements {WIT_PACKAGE}; install a version built for this host",
-            index.wit
-        )));
-    }
-    let mut pulled = Vec::new();
-    for rev in &index.revisions {
-        let what = format!("revision {} of {package}", rev.id);
-        let (bytes, _) = registry
-            .manifest(&repo, &rev.manifest_digest)
-            .map_err(oci)?
-            .ok_or_else(|| {
-                refuse(format!(
-                    "the registry lost the artifact of {what} ({})",
-                    rev.manifest_digest
-                ))
-            })?;
-        let m = parse_manifest(&bytes).map_err(|e| refuse(format!("{what}: {e}")))?;
-        let layer = wasm_layer(&m)
-            .map_err(|e| refuse(format!("{what} is not a CNCF wasm artifact: {e}")))?;
-        if layer.digest != rev.layer_digest {
-            return Err(refuse(format!(
-                "{what}: the artifact's layer is {}, the signed index says {}",
-                layer.digest, rev.layer_digest
+    /// Refuses a downgrade of an installed package, or a version that drops revisions.
+    fn check_upgrade(&self, project: &Project, index: &PackageIndex) -> Result<(), PackageError> {
+        let name = index.full_name();
+        let installed: Vec<&LockedRevision> = project
+            .lock
+            .revisions
+            .iter()
+            .filter(|r| r.package_name() == Some(name.as_str()))
+            .collect();
+        if let Some(old) = installed.first().and_then(|r| r.package.as_deref())
+            && let Some((_, old_version)) = old.rsplit_once('@')
+            && version_key(old_version) > version_key(&index.version)
+        {
+            return Err(self.refuse(format!(
+                "{old} is installed, which is newer; to take revisions out, downgrade the database past them and remove them from {LOCK_FILE}"
             )));
         }
-        let wasm = registry
-            .blob(&repo, &layer.digest, &format!("the component of {what}"))
-            .map_err(oci)?;
-        let hash = blake3::hash(&wasm).to_hex().to_string();
-        if hash != rev.blake3 {
-            return Err(refuse(format!(
-                "{what}: the component's blake3 is {hash}, the signed index says {}",
-                rev.blake3
+        let new_ids: BTreeSet<&str> = index.revisions.iter().map(|r| r.id.as_str()).collect();
+        if let Some(dropped) = installed.iter().find(|r| !new_ids.contains(r.id.as_str())) {
+            return Err(self.refuse(format!(
+                "version {} no longer has revision {}, which is installed from {}; a package version may only add revisions",
+                index.version,
+                dropped.id,
+                dropped.package.as_deref().unwrap_or_default()
             )));
         }
-        pulled.push(Pulled {
-            rev: rev.clone(),
-            bytes: wasm,
-        });
+        Ok(())
     }
 
-    // 4. What the components import and say about themselves.
-    let checker = Sandbox::new(None, Limits::default()).map_err(|e| refuse(e.to_string()))?;
-    for p in &pulled {
-        let comp = VerifiedComponent {
-            revision: p.rev.id.clone(),
-            bytes: p.bytes.clone(),
-            blake3: p.rev.blake3.clone(),
-        };
-        // Packages get no grants: host.toml grants are for the project's own revisions.
-        let prepared = checker
-            .prepare(&comp, &BTreeSet::new())
-            .map_err(|e| match e {
-                SandboxError::Imports {
-                    revision, imports, ..
-                } => refuse(format!(
-                    "revision {revision} imports {}, which this host does not give packages (only {WIT_PACKAGE} and the wasi:cli/io/clocks/random interfaces); ask the publisher for a build without them",
-                    imports.join(", ")
-                )),
-                other => refuse(other.to_string()),
-            })?;
-        let info = checker
-            .info(&prepared)
-            .await
-            .map_err(|e| refuse(e.to_string()))?;
-        let r = &p.rev;
-        let claimed = (
-            &r.id,
-            &r.down_revisions,
-            &r.branch_labels,
-            &r.depends_on,
-            &r.message,
-            r.transactional,
-        );
-        let actual = (
-            &info.id,
-            &info.down_revisions,
-            &info.branch_labels,
-            &info.depends_on,
-            &info.message,
-            info.transactional,
-        );
-        if claimed != actual {
-            return Err(refuse(format!(
-                "revision {}: the component describes itself as {} (parents {:?}), not as the index says",
-                r.id, info.id, info.down_revisions
-            )));
-        }
-    }
-
-    // 5. The new lock.
-    let name = index.full_name();
-    let installed: Vec<&LockedRevision> = project
-        .lock
-        .revisions
-        .iter()
-        .filter(|r| r.package_name() == Some(name.as_str()))
-        .collect();
-    if let Some(old) = installed.first().and_then(|r| r.package.as_deref())
-        && let Some((_, old_version)) = old.rsplit_once('@')
-        && version_key(old_version) > version_key(&index.version)
-    {
-        return Err(refuse(format!(
-            "{old} is installed, which is newer; to take revisions out, downgrade the database past them and remove them from {LOCK_FILE}"
-        )));
-    }
-    let new_ids: BTreeSet<&str> = index.revisions.iter().map(|r| r.id.as_str()).collect();
-    if let Some(dropped) = installed.iter().find(|r| !new_ids.contains(r.id.as_str())) {
-        return Err(refuse(format!(
-            "version {} no longer has revision {}, which is installed from {}; a package version may only add revisions",
-            index.version,
-            dropped.id,
-            dropped.package.as_deref().unwrap_or_default()
-        )));
-    }
-    let depends_on = opts
-        .depends_on
-        .clone()
-        .unwrap_or_else(|| index.depends_on.clone());
-    let mut resolved_deps = Vec::new();
-    for d in &depends_on {
-        let id = if project.graph.contains(d) {
-            d.clone()
-        } else if let Some(owner) = project.graph.label_owner(d) {
-            owner.to_string()
-        } else {
-            return Err(refuse(format!(
-                "the package's root depends on {d:?}, which is neither a revision nor a branch label of this project; pass --depends-on <revision or label> naming what the package needs (e.g. the revision that creates its tables)"
-            )));
-        };
-        resolved_deps.push(id);
-    }
-    let heads: Vec<String> = project
-        .graph
-        .heads()
-        .into_iter()
-        .map(String::from)
-        .collect();
-    let mut lock = project.lock.clone();
-    let mut added = Vec::new();
-    let mut kept = Vec::new();
-    for p in &pulled {
-        let r = &p.rev;
-        if let Some(existing) = lock.revisions.iter_mut().find(|l| l.id == r.id) {
-            if existing.package_name() != Some(name.as_str()) {
-                return Err(refuse(format!(
-                    "revision id {} is already in this project ({}); two packages, or a package and the project, cannot share a revision id",
-                    r.id,
-                    existing
-                        .package
-                        .as_deref()
-                        .unwrap_or("the project's own revision")
-                )));
-            }
-            if existing.blake3 != r.blake3 {
-                return Err(refuse(format!(
-                    "revision {} of {package} differs from the installed one ({}); a published revision must never change, ask the publisher",
-                    r.id,
-                    existing.package.as_deref().unwrap_or_default()
-                )));
-            }
-            existing.package = Some(package.clone());
-            existing.oci_digest = Some(r.manifest_digest.clone());
-            kept.push(r.id.clone());
-            continue;
-        }
-        let root = r.down_revisions.is_empty();
-        lock.revisions.push(LockedRevision {
-            id: r.id.clone(),
-            // A package's root continues the project where it is now, so
-            // `host run head` stays one line of history.
-            down_revisions: if root {
-                heads.clone()
+    /// The project revisions the package's root depends on (`--depends-on`
+    /// or the package's own), as ids.
+    fn resolve_depends_on(
+        &self,
+        project: &Project,
+        index: &PackageIndex,
+        opts: &Options,
+    ) -> Result<Vec<String>, PackageError> {
+        let depends_on = opts.depends_on.as_ref().unwrap_or(&index.depends_on);
+        let mut resolved = Vec::new();
+        for d in depends_on {
+            let id = if project.graph.contains(d) {
+                d.clone()
+            } else if let Some(owner) = project.graph.label_owner(d) {
+                owner.to_string()
             } else {
-                r.down_revisions.clone()
-            },
-            branch_labels: r.branch_labels.clone(),
-            depends_on: if root {
-                resolved_deps
-                    .iter()
-                    .filter(|d| !heads.contains(d))
-                    .cloned()
-                    .collect()
-            } else {
-                r.depends_on.clone()
-            },
-            message: r.message.clone(),
-            transactional: r.transactional,
-            file: format!("{INSTALL_DIR}/{name}/{}.wasm", r.id),
-            blake3: r.blake3.clone(),
-            sources_blake3: None,
-            source: None,
-            transcript: None,
-            fingerprint: None,
-            package: Some(package.clone()),
-            oci_digest: Some(r.manifest_digest.clone()),
-        });
-        added.push(r.id.clone());
-    }
-    lock.graph().map_err(|e| {
-        refuse(format!(
-            "its revisions do not fit this project's graph: {e}"
-        ))
-    })?;
-
-    // 6. Parameters: given, else already set, else the default.
-    let current = project
-        .package_params
-        .get(&name)
-        .cloned()
-        .unwrap_or_default();
-    if let Some(unknown) = opts.params.keys().find(|k| !index.params.contains_key(*k)) {
-        return Err(refuse(format!(
-            "the package has no parameter {unknown:?}; it takes: {}",
-            describe_params(&index)
-        )));
-    }
-    let mut params = BTreeMap::new();
-    for (key, spec) in &index.params {
-        let value = opts
-            .params
-            .get(key)
-            .or(current.get(key))
-            .or(spec.default.as_ref())
-            .ok_or_else(|| {
-                refuse(format!(
-                    "parameter {key:?} ({}) has no default: pass --param {key}=<value>",
-                    spec.description
-                ))
-            })?;
-        params.insert(key.clone(), value.clone());
-    }
-    let settings_path = root.join(SETTINGS_FILE);
-    let settings_text = match std::fs::read_to_string(&settings_path) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io(&settings_path)(e)),
-    };
-    let params_changed = !params.is_empty() && params != current;
-    if params_changed && !kept.is_empty() {
-        // Replays recorded under the old parameters no longer describe these
-        // revisions, nor the schema after them.
-        let graph = lock.graph().expect("checked above");
-        let stale = graph.descendants(kept.iter().map(String::as_str));
-        for r in lock.revisions.iter_mut().filter(|r| stale.contains(&r.id)) {
-            r.transcript = None;
-            r.fingerprint = None;
+                return Err(self.refuse(format!(
+                    "the package's root depends on {d:?}, which is neither a revision nor a branch label of this project; pass --depends-on <revision or label> naming what the package needs (e.g. the revision that creates its tables)"
+                )));
+            };
+            resolved.push(id);
         }
+        Ok(resolved)
     }
-    let new_settings = if !params_changed {
-        None
-    } else {
-        Some(
-            settings::with_params(settings_text.as_deref().unwrap_or(""), &name, &params).map_err(
-                |e| {
-                    refuse(format!(
-                        "cannot record the parameters in {}: {e}",
-                        settings_path.display()
+
+    /// Keeps a revision already in the lock, if it is this package's and unchanged.
+    fn keep(
+        &self,
+        existing: &mut LockedRevision,
+        r: &IndexedRevision,
+        name: &str,
+        package: &str,
+    ) -> Result<(), PackageError> {
+        if existing.package_name() != Some(name) {
+            return Err(self.refuse(format!(
+                "revision id {} is already in this project ({}); two packages, or a package and the project, cannot share a revision id",
+                r.id,
+                existing
+                    .package
+                    .as_deref()
+                    .unwrap_or("the project's own revision")
+            )));
+        }
+        if existing.blake3 != r.blake3 {
+            return Err(self.refuse(format!(
+                "revision {} of {package} differs from the installed one ({}); a published revision must never change, ask the publisher",
+                r.id,
+                existing.package.as_deref().unwrap_or_default()
+            )));
+        }
+        existing.package = Some(package.to_string());
+        existing.oci_digest = Some(r.manifest_digest.clone());
+        Ok(())
+    }
+
+    /// Step 6: parameters: given, else already set, else the default. Returns
+    /// them and, when they changed, the new host.toml text.
+    fn resolve_params(
+        &self,
+        project: &Project,
+        index: &PackageIndex,
+        opts: &Options,
+        merged: &mut Merged,
+    ) -> Result<(BTreeMap<String, String>, Option<String>), PackageError> {
+        let name = index.full_name();
+        let current = project
+            .host_toml
+            .packages
+            .get(&name)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(unknown) = opts.params.keys().find(|k| !index.params.contains_key(*k)) {
+            return Err(self.refuse(format!(
+                "the package has no parameter {unknown:?}; it takes: {}",
+                describe_params(index)
+            )));
+        }
+        let mut params = BTreeMap::new();
+        for (key, spec) in &index.params {
+            let value = opts
+                .params
+                .get(key)
+                .or(current.get(key))
+                .or(spec.default.as_ref())
+                .ok_or_else(|| {
+                    self.refuse(format!(
+                        "parameter {key:?} ({}) has no default: pass --param {key}=<value>",
+                        spec.description
                     ))
-                },
-            )?,
-        )
-    };
+                })?;
+            params.insert(key.clone(), value.clone());
+        }
+        if params.is_empty() || params == current {
+            return Ok((params, None));
+        }
+        if !merged.kept.is_empty() {
+            // Replays recorded under the old parameters no longer describe these
+            // revisions, nor the schema after them.
+            let graph = merged.lock.graph().expect("checked above");
+            let stale = graph.descendants(merged.kept.iter().map(String::as_str));
+            for r in merged.lock.revisions.iter_mut() {
+                if stale.contains(&r.id) {
+                    r.transcript = None;
+                    r.fingerprint = None;
+                }
+            }
+        }
+        let text = project.host_toml.text.as_deref().unwrap_or("");
+        let settings_path = project.root().join(SETTINGS_FILE);
+        let new_text = with_params(text, &name, &params).map_err(|e| {
+            self.refuse(format!(
+                "cannot record the parameters in {}: {e}",
+                settings_path.display()
+            ))
+        })?;
+        Ok((params, Some(new_text)))
+    }
 
-    // 7. Commit: components, then settings, then the lock (the switch-over).
-    for p in &pulled {
+    /// Step 8: precompile into the project's cache, so the first run does not wait.
+    /// A failure is only a warning: the install is committed by now.
+    fn precompile(
+        &self,
+        project: &Project,
+        pulled: &[Pulled],
+    ) -> Result<Vec<String>, PackageError> {
+        let cache = Sandbox::new(Some(project.cache_dir()), Limits::default())
+            .map_err(|e| self.refuse(e.to_string()))?;
+        let mut warnings = Vec::new();
+        for p in pulled {
+            if let Err(e) = cache.prepare(&p.component(), &BTreeSet::new()) {
+                warnings.push(format!(
+                    "installed, but could not precompile {}: {e}",
+                    p.rev.id
+                ));
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+/// Step 7: commit: components, then settings, then the lock (the switch-over).
+fn commit(
+    root: &Path,
+    pulled: &[Pulled],
+    lock: &Lock,
+    new_settings: Option<String>,
+) -> Result<(), PackageError> {
+    for p in pulled {
         let Some(entry) = lock.get(&p.rev.id) else {
             continue;
         };
@@ -406,33 +579,11 @@ pub async fn install(
         write_atomic(&path, &p.bytes)?;
     }
     if let Some(text) = new_settings {
+        let settings_path = root.join(SETTINGS_FILE);
         write_atomic(&settings_path, text.as_bytes())?;
     }
-    crate::project::write_lock(root, &lock).map_err(io(&root.join(LOCK_FILE)))?;
-
-    // 8. Precompile into the project's cache, so the first run does not wait.
-    let cache = Sandbox::new(Some(project.state_dir().join("cache")), Limits::default())
-        .map_err(|e| refuse(e.to_string()))?;
-    for p in &pulled {
-        let comp = VerifiedComponent {
-            revision: p.rev.id.clone(),
-            bytes: p.bytes.clone(),
-            blake3: p.rev.blake3.clone(),
-        };
-        if let Err(e) = cache.prepare(&comp, &BTreeSet::new()) {
-            eprintln!(
-                "warning: installed, but could not precompile {}: {e}",
-                p.rev.id
-            );
-        }
-    }
-    Ok(Installed {
-        package,
-        digest: manifest_digest,
-        added,
-        kept,
-        params,
-    })
+    crate::project::write_lock(root, lock).map_err(io(&root.join(LOCK_FILE)))?;
+    Ok(())
 }
 
 /// Whether a revision id can name a file: ASCII letters, digits and `_`.

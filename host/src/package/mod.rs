@@ -14,7 +14,6 @@ pub mod install;
 pub mod oci;
 pub mod publish;
 pub mod reference;
-pub mod settings;
 pub mod sign;
 pub mod spec;
 
@@ -32,9 +31,6 @@ pub enum PackageError {
     /// The project cannot be opened.
     #[error(transparent)]
     Project(#[from] crate::project::ProjectError),
-    /// The package settings in host.toml are invalid.
-    #[error(transparent)]
-    Settings(#[from] settings::SettingsError),
     /// A key, signature or the trust policy refused the package.
     #[error(transparent)]
     Sign(#[from] sign::SignError),

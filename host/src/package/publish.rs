@@ -84,6 +84,24 @@ pub fn publish(
             "{reference} is already published with other content ({existing}); a published version never changes: bump the version in package.toml"
         )));
     }
+    push_revisions(dir, registry, &repo, index)?;
+    registry.push_blob(&repo, &index_bytes)?;
+    registry.push_blob(&repo, EMPTY_BLOB)?;
+    Ok(registry.push_manifest(&repo, &index.version, &manifest)?)
+}
+
+/// Pushes each revision's component, config and manifest, after checking
+/// that dist/ still holds what the signed index describes.
+fn push_revisions(
+    dir: &Path,
+    registry: &Registry,
+    repo: &str,
+    index: &PackageIndex,
+) -> Result<(), PackageError> {
+    let invalid = |message: String| PackageError::Invalid {
+        dir: dir.to_path_buf(),
+        message,
+    };
     let dist = dir.join(DIST_DIR);
     for rev in &index.revisions {
         let [wasm, config, rev_manifest] = revision_files(&dist, &rev.id);
@@ -95,13 +113,11 @@ pub fn publish(
                 rev.id
             )));
         }
-        registry.push_blob(&repo, &config)?;
-        registry.push_blob(&repo, &wasm)?;
-        registry.push_manifest(&repo, &revision_tag(&rev.id), &rev_manifest)?;
+        registry.push_blob(repo, &config)?;
+        registry.push_blob(repo, &wasm)?;
+        registry.push_manifest(repo, &revision_tag(&rev.id), &rev_manifest)?;
     }
-    registry.push_blob(&repo, &index_bytes)?;
-    registry.push_blob(&repo, EMPTY_BLOB)?;
-    Ok(registry.push_manifest(&repo, &index.version, &manifest)?)
+    Ok(())
 }
 
 /// One package found by `host search`.

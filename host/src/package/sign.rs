@@ -2,9 +2,9 @@
 //! policy that says which keys may sign for which namespace (fail closed).
 
 use super::{hex, unhex};
+use crate::project::settings::TrustPolicy;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Prefix of a public key in its text form.
@@ -163,13 +163,18 @@ pub fn sign(key: &SigningKey, index_digest: &str) -> IndexSignature {
     }
 }
 
-/// The trust policy: namespace → public keys allowed to sign its packages.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustPolicy {
-    /// Allowed keys per namespace, in text form.
-    pub namespaces: BTreeMap<String, Vec<String>>,
+/// Checks that every key of the policy is an ed25519 public key, so a typo
+/// in `[trust]` is reported as such rather than as an untrusted signer.
+pub fn check_policy(policy: &TrustPolicy) -> Result<(), String> {
+    for (ns, keys) in &policy.namespaces {
+        for k in keys {
+            parse_public(k).map_err(|e| format!("[trust] {ns:?}: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
+// The policy is host.toml's data; checking signatures against it is this module's.
 impl TrustPolicy {
     /// Checks that `sig` is a valid signature of `index_digest` by a key the
     /// policy trusts for `namespace`. No entry, no trust.
@@ -220,6 +225,13 @@ pub fn check(package: &str, index_digest: &str, sig: &IndexSignature) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_malformed_trust_keys() {
+        let settings = crate::project::Settings::parse("[trust]\nacme = [\"rsa:abc\"]\n").unwrap();
+        let err = check_policy(&settings.trust).unwrap_err();
+        assert!(err.contains("acme") && err.contains("ed25519"), "{err}");
+    }
 
     fn policy(ns: &str, keys: &[&SigningKey]) -> TrustPolicy {
         TrustPolicy {

@@ -2,7 +2,9 @@
 //! components it names. Files are read through a cap-std handle rooted at the
 //! project folder, so a lock entry cannot reach outside it.
 
+pub mod settings;
 mod write;
+pub use settings::{Grants, RevisionSettings, SETTINGS_FILE, Settings, read_grants};
 pub use write::{write_atomically, write_lock};
 
 use crate::graph::{Graph, GraphError};
@@ -15,99 +17,10 @@ use std::path::{Path, PathBuf};
 /// Folder, under the project, where the host keeps its state (compile cache, embedded cluster).
 pub const STATE_DIR: &str = ".host";
 
-/// The user's settings for the project, beside the lock.
-pub const SETTINGS_FILE: &str = "host.toml";
-
-/// `host.toml`: decisions only the user makes, never the revisions themselves.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SettingsFile {
-    #[serde(default)]
-    revisions: BTreeMap<String, RevisionSettings>,
-    /// Read by `package::settings` (parameters of installed packages).
-    #[serde(default, rename = "packages")]
-    _packages: serde::de::IgnoredAny,
-    /// Read by `package::settings` (trust policy for packages).
-    #[serde(default, rename = "trust")]
-    _trust: serde::de::IgnoredAny,
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RevisionSettings {
-    /// WASI packages the revision may import (it still gets no files or network).
-    #[serde(default)]
-    grant: Vec<String>,
-    /// PostgreSQL statement_timeout for this revision, in seconds.
-    statement_timeout: Option<f64>,
-    /// PostgreSQL lock_timeout for this revision, in seconds.
-    lock_timeout: Option<f64>,
-}
-
-/// What the user set for one revision in `host.toml`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settings {
-    /// WASI packages it may import.
-    pub grant: BTreeSet<String>,
-    /// PostgreSQL statement_timeout for its statements.
-    pub statement_timeout: Option<std::time::Duration>,
-    /// PostgreSQL lock_timeout for its statements.
-    pub lock_timeout: Option<std::time::Duration>,
-}
-
-/// Settings per revision id.
-pub type Grants = BTreeMap<String, Settings>;
-
-/// Reads the per-revision settings of `<root>/host.toml`; none when the file is absent.
-pub fn read_grants(root: &Path) -> Result<Grants, ProjectError> {
-    let path = root.join(SETTINGS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Grants::new()),
-        Err(e) => {
-            return Err(ProjectError::Settings {
-                path,
-                message: e.to_string(),
-            });
-        }
-    };
-    let settings: SettingsFile = toml::from_str(&text).map_err(|e| ProjectError::Settings {
-        path: path.clone(),
-        message: e.to_string().trim().replace('\n', " "),
-    })?;
-    let mut grants = Grants::new();
-    for (id, rev) in settings.revisions {
-        for g in &rev.grant {
-            if !crate::imports::GRANTABLE.contains(&g.as_str()) {
-                return Err(ProjectError::Settings {
-                    path,
-                    message: format!(
-                        "revision {id} is granted {g:?}, which cannot be granted; grantable: {}",
-                        crate::imports::GRANTABLE.join(", ")
-                    ),
-                });
-            }
-        }
-        let secs =
-            |v: Option<f64>, name: &str| -> Result<Option<std::time::Duration>, ProjectError> {
-                v.map(|s| {
-                    std::time::Duration::try_from_secs_f64(s).map_err(|_| ProjectError::Settings {
-                        path: path.clone(),
-                        message: format!(
-                            "revision {id}: {name} must be a non-negative number of seconds"
-                        ),
-                    })
-                })
-                .transpose()
-            };
-        let settings = Settings {
-            statement_timeout: secs(rev.statement_timeout, "statement_timeout")?,
-            lock_timeout: secs(rev.lock_timeout, "lock_timeout")?,
-            grant: rev.grant.into_iter().collect(),
-        };
-        grants.insert(id, settings);
-    }
-    Ok(grants)
+/// Where compiled components are cached for the project at `root`, before
+/// (or without) opening it.
+pub fn cache_dir(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("cache")
 }
 
 /// Why a project could not be used.
@@ -179,10 +92,8 @@ pub struct Project {
     pub lock: Lock,
     /// The revision graph the lock describes.
     pub graph: Graph,
-    /// WASI packages the user granted, per revision.
-    pub grants: Grants,
-    /// Parameters of installed packages, per package, from host.toml.
-    pub package_params: crate::package::settings::Params,
+    /// What `host.toml` says: grants per revision, package parameters, trust.
+    pub host_toml: Settings,
 }
 
 /// A component read from disk whose hash matched the lock.
@@ -240,15 +151,8 @@ impl Project {
             path: lock_path,
             source,
         })?;
-        let package_params = crate::package::settings::read(root)
-            .map_err(|e| ProjectError::Settings {
-                path: e.path,
-                message: e.message,
-            })?
-            .params;
         Ok(Project {
-            package_params,
-            grants: read_grants(root)?,
+            host_toml: Settings::read(root)?,
             root: root.to_path_buf(),
             dir,
             lock,
@@ -266,14 +170,23 @@ impl Project {
         self.root.join(STATE_DIR)
     }
 
+    /// Where compiled components are cached for this project.
+    pub fn cache_dir(&self) -> PathBuf {
+        cache_dir(&self.root)
+    }
+
     /// The WASI packages granted to a revision.
     pub fn granted(&self, id: &str) -> BTreeSet<String> {
         self.settings(id).grant
     }
 
     /// What `host.toml` sets for a revision.
-    pub fn settings(&self, id: &str) -> Settings {
-        self.grants.get(id).cloned().unwrap_or_default()
+    pub fn settings(&self, id: &str) -> RevisionSettings {
+        self.host_toml
+            .revisions
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// What a revision reads through `context.config`: its package's
@@ -282,7 +195,7 @@ impl Project {
         self.lock
             .get(id)
             .and_then(|r| r.package_name())
-            .and_then(|p| self.package_params.get(p))
+            .and_then(|p| self.host_toml.packages.get(p))
             .cloned()
             .unwrap_or_default()
     }
