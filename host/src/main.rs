@@ -519,8 +519,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 deps,
                 message,
                 *no_build,
-                host::build::toolchain::Language::parse(lang)
-                    .unwrap_or(host::build::toolchain::Language::Rust),
+                lang.parse().unwrap_or(host::build::Language::Rust),
             )
             .await
         }
@@ -561,8 +560,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Vec::new(),
                 message,
                 *no_build,
-                host::build::toolchain::Language::parse(lang)
-                    .unwrap_or(host::build::toolchain::Language::Rust),
+                lang.parse().unwrap_or(host::build::Language::Rust),
             )
             .await
         }
@@ -707,7 +705,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Build { check } => {
             let sandbox =
                 Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
-            let lock = host::build::build(&root, &sandbox, *check).await?;
+            let lock =
+                host::build::build(&root, &sandbox, *check, &mut |e| eprintln!("{e}")).await?;
             let verb = if *check { "match" } else { "locked in" };
             say!(
                 "{} revision(s) {verb} {}",
@@ -772,7 +771,7 @@ async fn scaffold(
     depends_on: Vec<String>,
     message: &str,
     no_build: bool,
-    lang: host::build::toolchain::Language,
+    lang: host::build::Language,
 ) -> Result<ExitCode> {
     let id = rev_id
         .clone()
@@ -795,11 +794,11 @@ async fn scaffold(
                 .join("..")
                 .join("guest-sdk")
         });
-    let generated = if lang == host::build::toolchain::Language::Rust {
+    let generated = if lang == host::build::Language::Rust {
         let folder = host::build::scaffold::write_revision(root, &rev, &guest_sdk)?;
         root.join(&folder).join("src").join("lib.rs")
     } else {
-        let folder = host::build::toolchain::templates::write_revision(root, &rev, lang)?;
+        let folder = host::build::scaffold::templates::write_revision(root, &rev, lang)?;
         root.join(&folder).join(lang.entry_file())
     };
     say!("Generated {}", generated.display());
@@ -808,7 +807,7 @@ async fn scaffold(
         return Ok(ExitCode::SUCCESS);
     }
     let sandbox = Sandbox::new(Some(root.join(STATE_DIR).join("cache")), Limits::default())?;
-    let lock = host::build::build(root, &sandbox, false).await?;
+    let lock = host::build::build(root, &sandbox, false, &mut |e| eprintln!("{e}")).await?;
     say!(
         "Revision {id} built and locked ({} revisions in {})",
         lock.revisions.len(),

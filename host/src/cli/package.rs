@@ -108,7 +108,9 @@ pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
             PackageAction::Build { dir, locked } => {
                 let sandbox =
                     Sandbox::new(Some(dir.join(STATE_DIR).join("cache")), Limits::default())?;
-                let built = package::build::build(dir, &sandbox, !locked).await?;
+                let built =
+                    package::build::build(dir, &sandbox, !locked, &mut |e| eprintln!("{e}"))
+                        .await?;
                 let i = &built.index;
                 say!(
                     "Built {}/{}@{}: {} revision(s) in {}; index {}",
