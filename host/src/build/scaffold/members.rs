@@ -45,7 +45,6 @@ pub(super) fn add_member(doc: &str, folder: &str) -> Result<String, String> {
     };
     // toml_edit writes `\n` line ends, so those of a CRLF manifest come back afterwards.
     let crlf = doc.contains("\r\n");
-    let nl = "\n";
     let mut manifest: DocumentMut = body.parse().map_err(|e: TomlError| e.to_string())?;
     let not_in_header = || "`members` is not in a [workspace] table header".to_string();
     let Some(Item::Table(workspace)) = manifest.get_mut("workspace") else {
@@ -61,7 +60,7 @@ pub(super) fn add_member(doc: &str, folder: &str) -> Result<String, String> {
             let array = item
                 .as_array_mut()
                 .ok_or("`members` is not written as an array")?;
-            append(array, folder, nl, &key_indent);
+            append(array, folder, &key_indent);
         }
         // A dotted `workspace.resolver = ...` or a `[workspace.package]`
         // alone has no header to put `members` under.
@@ -100,10 +99,10 @@ fn indent_after_newline(text: &str) -> String {
 /// Appends `folder` to `array` in the array's own layout: on a line of its
 /// own, indented like the last entry, when `]` is on a later line than that
 /// entry; after it on the same line otherwise.
-fn append(array: &mut Array, folder: &str, nl: &str, key_indent: &str) {
+fn append(array: &mut Array, folder: &str, key_indent: &str) {
     let mut entry = Value::from(folder);
     let Some(last) = array.len().checked_sub(1) else {
-        append_to_empty(array, entry, nl);
+        append_to_empty(array, entry);
         return;
     };
     let comma = array.trailing_comma();
@@ -126,7 +125,7 @@ fn append(array: &mut Array, folder: &str, nl: &str, key_indent: &str) {
                 // The comma goes right after the entry, before its comment.
                 last_value.decor_mut().set_suffix("");
             }
-            array.set_trailing(format!("{nl}{}", &after[at + 1..]));
+            array.set_trailing(format!("\n{}", &after[at + 1..]));
         }
         None if comma => {
             entry.decor_mut().set_prefix(" ");
@@ -155,7 +154,7 @@ fn line_indent(array: &Array, key_indent: &str) -> String {
 
 /// The first entry: one line stays one line; a multi-line array gets an
 /// indented line above its closing bracket.
-fn append_to_empty(array: &mut Array, mut entry: Value, nl: &str) {
+fn append_to_empty(array: &mut Array, mut entry: Value) {
     let inner = raw(Some(array.trailing())).to_string();
     match inner.rfind('\n') {
         Some(at) => {
@@ -165,7 +164,7 @@ fn append_to_empty(array: &mut Array, mut entry: Value, nl: &str) {
                 .set_prefix(format!("{}{bracket_indent}    ", &inner[..=at]));
             entry.decor_mut().set_suffix("");
             array.set_trailing_comma(true);
-            array.set_trailing(format!("{nl}{bracket_indent}"));
+            array.set_trailing(format!("\n{bracket_indent}"));
         }
         None => {
             entry.decor_mut().set_prefix("");
