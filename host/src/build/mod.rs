@@ -1,195 +1,352 @@
-//! `host build`: compiles a project's revision crates for
-//! `wasm32-unknown-unknown`, turns each core module into a component, asks
-//! each component for its `info()` and writes `migrations.lock`.
+//! `host build`: finds a project's revisions (Rust crates and C, Python and
+//! JavaScript folders), builds each through its language module, asks each
+//! component for its `info()`, and writes (or, with `--check`, compares)
+//! `migrations.lock`.
+//!
+//! Nothing here prints: progress and warnings reach the caller as
+//! [`BuildEvent`]s while they happen.
 
+pub mod c;
+pub mod encode;
+pub mod error;
+pub mod js;
+pub mod language;
+pub mod python;
+pub mod rust;
 pub mod scaffold;
-pub mod toolchain;
+pub mod tool;
+
+pub use encode::{encode, is_component};
+pub use error::BuildError;
+pub use language::{Language, sources_digest};
+pub use rust::GUEST_TARGET;
+pub use tool::ToolchainError;
 
 use crate::lock::{LOCK_FILE, Lock, LockedRevision};
 use crate::project::VerifiedComponent;
-use crate::runtime::sandbox::{Sandbox, SandboxError};
+use crate::runtime::sandbox::{Info, Sandbox};
+use error::io;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use crate::build::toolchain::Language;
+use std::path::Path;
 
 /// Folder, under the project, that holds the built components.
 pub const COMPONENTS_DIR: &str = "components";
 
-/// The Rust target guests are built for: it brings no WASI imports.
-pub const GUEST_TARGET: &str = "wasm32-unknown-unknown";
-
-/// Why a build failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// cargo could not be run or failed.
-    #[error("{what} failed: {detail}")]
-    Cargo {
-        /// Which cargo command.
-        what: String,
-        /// Its error output or status.
-        detail: String,
+/// What a build reports while it runs; its `Display` is the line to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildEvent {
+    /// A C, Python or JavaScript folder is handed to its toolchain.
+    Building {
+        /// The revision folder.
+        dir: String,
+        /// Its language.
+        language: Language,
     },
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+    /// A non-reproducible revision's sources are those it was locked with,
+    /// so its component is kept rather than rebuilt into other bytes.
+    Kept {
+        /// The revision folder.
+        dir: String,
+        /// Its language.
+        language: Language,
+        /// The component file kept.
+        file: String,
     },
-    /// A core module could not become a component.
-    #[error("{crate_dir}: cannot turn {module} into a component: {detail}")]
-    Encode {
-        /// The revision crate.
-        crate_dir: String,
-        /// The core module.
-        module: PathBuf,
-        /// What wit-component said.
-        detail: String,
+    /// `--check` compared a non-reproducible revision by its sources digest.
+    SourcesCompared {
+        /// The revision id.
+        id: String,
+        /// Its language.
+        language: Language,
     },
-    /// `host.toml` is invalid.
-    #[error("{0}")]
-    Settings(String),
-    /// The component failed to load or answer `info()`.
-    #[error(transparent)]
-    Sandbox(#[from] SandboxError),
-    /// The revisions do not form a valid graph.
-    #[error("the built revisions do not form a valid graph: {0}")]
-    Graph(#[from] crate::graph::GraphError),
-    /// A C, Python or JavaScript toolchain failed.
-    #[error(transparent)]
-    Toolchain(#[from] crate::build::toolchain::ToolchainError),
-    /// `--check` found a component whose bytes differ from the lock.
-    #[error(
-        "{} component(s) differ from {LOCK_FILE}: {}. The build is not reproducible here (another rustc, guest-sdk or wit-bindgen version?) or the sources changed",
-        .0.len(), .0.join("; ")
-    )]
-    Differs(Vec<String>),
+    /// A warning: a revision builds on one that is not in this project.
+    OutsideProject {
+        /// The revision with the dangling edge.
+        revision: String,
+        /// The id it builds on.
+        missing: String,
+    },
 }
 
-/// A revision crate found in the project's cargo workspace.
-#[derive(Debug, Clone)]
-struct GuestCrate {
-    /// Folder name relative to the project (also the component's file stem).
-    dir: String,
-    /// Library target name, as the .wasm file is named.
-    lib: String,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
-    move |source| BuildError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn cargo(project: &Path, args: &[&str], capture: bool) -> Result<Vec<u8>, BuildError> {
-    let what = format!("cargo {} (in {})", args.join(" "), project.display());
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(args).current_dir(project);
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", reproducible_rustflags(project));
-    if !capture {
-        cmd.stdout(std::process::Stdio::inherit())
-            .stderr(std::process::Stdio::inherit());
-        let status = cmd.status().map_err(|e| BuildError::Cargo {
-            what: what.clone(),
-            detail: format!("{e}; is cargo (rustup) installed?"),
-        })?;
-        if !status.success() {
-            let hint =
-                format!("{status}; if the target is missing: rustup target add {GUEST_TARGET}");
-            return Err(BuildError::Cargo { what, detail: hint });
+impl std::fmt::Display for BuildEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildEvent::Building { dir, language } => {
+                write!(f, "building {dir} ({})", language.name())
+            }
+            BuildEvent::Kept {
+                dir,
+                language,
+                file,
+            } => write!(
+                f,
+                "{dir} ({}): sources unchanged, keeping {file}",
+                language.name()
+            ),
+            BuildEvent::SourcesCompared { id, language } => write!(
+                f,
+                "{id} ({}): built from the locked sources; {} does not build byte-identical components, so the sources digest was compared instead of the bytes",
+                language.name(),
+                language.name()
+            ),
+            BuildEvent::OutsideProject { revision, missing } => write!(
+                f,
+                "warning: revision {revision} builds on {missing}, which is not in this project; this lock is usable only merged into a project that has it"
+            ),
         }
-        return Ok(Vec::new());
     }
-    let out = cmd.output().map_err(|e| BuildError::Cargo {
-        what: what.clone(),
-        detail: e.to_string(),
-    })?;
-    if !out.status.success() {
-        return Err(BuildError::Cargo {
-            what,
-            detail: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    Ok(out.stdout)
 }
 
-/// Flags that keep machine-specific paths out of the guests: panic locations
-/// embed source paths, so the same sources in another checkout or cargo home
-/// would otherwise give other bytes and another blake3.
-fn reproducible_rustflags(project: &Path) -> String {
-    let mut flags = Vec::new();
-    let root = project
-        .canonicalize()
-        .unwrap_or_else(|_| project.to_path_buf());
-    // The project's parent holds path dependencies such as ../guest-sdk.
-    if let Some(parent) = root.parent() {
-        flags.push(format!("--remap-path-prefix={}=/src", parent.display()));
-    }
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    if let Some(home) = cargo_home {
-        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
-    }
-    flags.join("\x1f")
+/// Where build events go.
+pub type OnEvent<'a> = &'a mut (dyn FnMut(BuildEvent) + Send);
+
+/// What one build works from: the project, the lock it replaces and the
+/// compiled Rust workspace.
+struct Context<'a> {
+    project: &'a Path,
+    old: Option<Lock>,
+    compiled: rust::Compiled,
+    check: bool,
 }
 
-/// Lists the cdylib crates of the project's workspace, its target directory
-/// and the target to build for (`[workspace.metadata.host] target`, for
-/// toolchains that need WASI such as `wasm32-wasip2`; default [`GUEST_TARGET`]).
-fn guest_crates(project: &Path) -> Result<(Vec<GuestCrate>, PathBuf, String), BuildError> {
-    let out = cargo(
+/// One revision's component, before and after `info()`.
+struct Built {
+    dir: String,
+    lang: Language,
+    sources: Option<String>,
+    component: Vec<u8>,
+    hash: String,
+}
+
+/// Builds every revision (Rust crates, C, Python and JavaScript folders) and
+/// writes (or, with `check`, compares) the lock; `on_event` hears of progress
+/// and warnings as they happen.
+pub async fn build(
+    project: &Path,
+    sandbox: &Sandbox,
+    check: bool,
+    on_event: OnEvent<'_>,
+) -> Result<Lock, BuildError> {
+    let grants =
+        crate::project::read_grants(project).map_err(|e| BuildError::Settings(e.to_string()))?;
+    let out_dir = project.join(COMPONENTS_DIR);
+    if !check {
+        std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
+    }
+    let old = std::fs::read_to_string(project.join(LOCK_FILE))
+        .ok()
+        .and_then(|t| Lock::parse(&t, &project.join(LOCK_FILE)).ok());
+    let compiled = rust::compile(project)?;
+    let mut units: Vec<(String, Language)> = compiled
+        .dirs()
+        .map(|d| (d.to_string(), Language::Rust))
+        .collect();
+    units.extend(language::revisions(project)?);
+    let cx = Context {
         project,
-        &["metadata", "--no-deps", "--format-version", "1"],
-        true,
-    )?;
-    let meta: serde_json::Value = serde_json::from_slice(&out).map_err(|e| BuildError::Cargo {
-        what: "cargo metadata".into(),
-        detail: e.to_string(),
-    })?;
-    let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
-    let target = meta["metadata"]["host"]["target"]
-        .as_str()
-        .unwrap_or(GUEST_TARGET)
-        .to_string();
-    let root = project.canonicalize().map_err(io(project))?;
-    let mut crates = Vec::new();
-    for pkg in meta["packages"].as_array().into_iter().flatten() {
-        let Some(manifest) = pkg["manifest_path"].as_str() else {
-            continue;
-        };
-        let lib = pkg["targets"].as_array().into_iter().flatten().find(|t| {
-            t["crate_types"]
-                .as_array()
-                .is_some_and(|k| k.iter().any(|c| c == "cdylib"))
-        });
-        let Some(lib) = lib else { continue };
-        let dir = Path::new(manifest).parent().unwrap_or(Path::new("."));
-        let rel = dir.strip_prefix(&root).unwrap_or(dir);
-        crates.push(GuestCrate {
-            dir: rel.display().to_string(),
-            lib: lib["name"].as_str().unwrap_or_default().replace('-', "_"),
-        });
+        old,
+        compiled,
+        check,
+    };
+    let mut lock = Lock::new();
+    let mut differs = Vec::new();
+    for (dir, lang) in units {
+        let built = cx.component(dir, lang, on_event)?;
+        let info = identify(sandbox, &grants, &built).await?;
+        let file = format!("{COMPONENTS_DIR}/{}.wasm", built.dir.replace('/', "_"));
+        if check {
+            cx.compare(&info.id, &built, &mut differs, on_event);
+        } else {
+            let path = project.join(&file);
+            std::fs::write(&path, &built.component).map_err(io(&path))?;
+        }
+        lock.revisions.push(cx.locked(info, built, file));
     }
-    crates.sort_by(|a, b| a.dir.cmp(&b.dir));
-    Ok((crates, target_dir, target))
+    keep_installed(&mut lock, cx.old.as_ref());
+    order_parents_first(&mut lock, on_event)?;
+    if check {
+        if !differs.is_empty() {
+            return Err(BuildError::Differs(differs));
+        }
+    } else {
+        let path = project.join(LOCK_FILE);
+        crate::project::write_lock(project, &lock).map_err(io(&path))?;
+    }
+    Ok(lock)
 }
 
-/// Whether the bytes are a component already (the layer field of the header is 1).
-pub fn is_component(bytes: &[u8]) -> bool {
-    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
+impl Context<'_> {
+    /// Builds one revision through its language module (or keeps the
+    /// component of unchanged sources).
+    fn component(
+        &self,
+        dir: String,
+        lang: Language,
+        on_event: OnEvent<'_>,
+    ) -> Result<Built, BuildError> {
+        let sources = match lang {
+            Language::Rust => None,
+            _ => Some(sources_digest(self.project, &dir, lang)?),
+        };
+        let component = match self.unchanged_component(&dir, lang, &sources, on_event) {
+            Some(bytes) => bytes,
+            None => self.build_one(&dir, lang, on_event)?,
+        };
+        let hash = blake3::hash(&component).to_hex().to_string();
+        Ok(Built {
+            dir,
+            lang,
+            sources,
+            component,
+            hash,
+        })
+    }
+
+    /// Builds one revision with its language's toolchain.
+    fn build_one(
+        &self,
+        dir: &str,
+        lang: Language,
+        on_event: OnEvent<'_>,
+    ) -> Result<Vec<u8>, BuildError> {
+        // cargo built every crate already and showed its own progress.
+        if lang != Language::Rust {
+            on_event(BuildEvent::Building {
+                dir: dir.to_string(),
+                language: lang,
+            });
+        }
+        Ok(match lang {
+            Language::Rust => rust::build(&self.compiled, dir)?,
+            Language::C => c::build(self.project, dir)?,
+            Language::Python => python::build(self.project, dir)?,
+            Language::Js => js::build(self.project, dir)?,
+        })
+    }
+
+    /// The component already in the project for a revision whose toolchain is
+    /// not reproducible, when its sources are those it was locked with: a
+    /// rebuild would only give other bytes. `--check` always rebuilds.
+    fn unchanged_component(
+        &self,
+        dir: &str,
+        lang: Language,
+        sources: &Option<String>,
+        on_event: OnEvent<'_>,
+    ) -> Option<Vec<u8>> {
+        if self.check || lang.reproducible() {
+            return None;
+        }
+        let locked = self
+            .old
+            .as_ref()?
+            .revisions
+            .iter()
+            .find(|r| r.source.as_deref() == Some(dir))?;
+        if locked.sources_blake3.as_ref() != sources.as_ref() {
+            return None;
+        }
+        let bytes = std::fs::read(self.project.join(&locked.file)).ok()?;
+        (blake3::hash(&bytes).to_hex().as_str() == locked.blake3).then(|| {
+            on_event(BuildEvent::Kept {
+                dir: dir.to_string(),
+                language: lang,
+                file: locked.file.clone(),
+            });
+            bytes
+        })
+    }
+
+    /// `--check`: how a rebuilt revision differs from its locked one, if it does.
+    fn compare(&self, id: &str, built: &Built, differs: &mut Vec<String>, on_event: OnEvent<'_>) {
+        let lang = built.lang;
+        match self.old.as_ref().and_then(|l| l.get(id)) {
+            Some(locked) if locked.blake3 == built.hash => {}
+            // Toolchains that snapshot an interpreter never give the same
+            // bytes twice: the sources it was built from are compared instead.
+            Some(locked) if !lang.reproducible() => {
+                if locked.sources_blake3 == built.sources {
+                    on_event(BuildEvent::SourcesCompared {
+                        id: id.to_string(),
+                        language: lang,
+                    });
+                } else {
+                    differs.push(format!(
+                        "{id} ({}): sources digest {} differs from the locked {}; the sources changed since `host build`",
+                        lang.name(),
+                        built.sources.as_deref().unwrap_or("-"),
+                        locked.sources_blake3.as_deref().unwrap_or("(none)")
+                    ));
+                }
+            }
+            Some(locked) => differs.push(format!(
+                "{id} built {}, locked {}",
+                built.hash, locked.blake3
+            )),
+            None => differs.push(format!("{id} is not in the lock")),
+        }
+    }
+
+    /// The lock entry of a built revision.
+    fn locked(&self, info: Info, built: Built, file: String) -> LockedRevision {
+        // Replay results stay valid while the component is the same bytes.
+        let kept = self
+            .old
+            .as_ref()
+            .and_then(|l| l.get(&info.id))
+            .filter(|l| l.blake3 == built.hash);
+        LockedRevision {
+            transcript: kept.and_then(|l| l.transcript.clone()),
+            fingerprint: kept.and_then(|l| l.fingerprint.clone()),
+            id: info.id,
+            down_revisions: info.down_revisions,
+            branch_labels: info.branch_labels,
+            depends_on: info.depends_on,
+            message: info.message,
+            transactional: info.transactional,
+            file,
+            blake3: built.hash,
+            source: Some(built.dir),
+            sources_blake3: built.sources,
+            package: None,
+            oci_digest: None,
+        }
+    }
 }
 
-/// Wraps a core module built by wit-bindgen into a component.
-pub fn encode(core: &[u8]) -> Result<Vec<u8>, String> {
-    wit_component::ComponentEncoder::default()
-        .module(core)
-        .and_then(|e| e.validate(true).encode())
-        .map_err(|e| format!("{e:#}"))
+/// Asks a component for its `info()`, then checks it links with the grants
+/// its revision has in `host.toml`.
+async fn identify(
+    sandbox: &Sandbox,
+    grants: &crate::project::Grants,
+    built: &Built,
+) -> Result<Info, BuildError> {
+    let verified = VerifiedComponent {
+        revision: built.dir.clone(),
+        bytes: built.component.clone(),
+        blake3: built.hash.clone(),
+    };
+    // info() runs with nothing reachable, so any grantable import may link
+    // for it; the revision's real grants are checked once its id is known.
+    let everything: BTreeSet<String> = crate::imports::GRANTABLE
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    let info = sandbox
+        .info(&sandbox.prepare(&verified, &everything)?)
+        .await?;
+    let verified = VerifiedComponent {
+        revision: info.id.clone(),
+        ..verified
+    };
+    sandbox.prepare(
+        &verified,
+        &grants
+            .get(&info.id)
+            .map(|s| s.grant.clone())
+            .unwrap_or_default(),
+    )?;
+    Ok(info)
 }
 
 /// Carries over the revisions installed from packages (`host install`): they
@@ -202,179 +359,8 @@ fn keep_installed(lock: &mut Lock, old: Option<&Lock>) {
     }
 }
 
-/// The component already in the project for a revision whose toolchain is
-/// not reproducible, when its sources are those it was locked with: a
-/// rebuild would only give other bytes. `--check` always rebuilds.
-fn unchanged_component(
-    project: &Path,
-    old: Option<&Lock>,
-    dir: &str,
-    lang: Language,
-    sources: &Option<String>,
-    check: bool,
-) -> Option<Vec<u8>> {
-    if check || lang.reproducible() {
-        return None;
-    }
-    let locked = old?
-        .revisions
-        .iter()
-        .find(|r| r.source.as_deref() == Some(dir))?;
-    if locked.sources_blake3.as_ref() != sources.as_ref() {
-        return None;
-    }
-    let bytes = std::fs::read(project.join(&locked.file)).ok()?;
-    (blake3::hash(&bytes).to_hex().as_str() == locked.blake3).then(|| {
-        eprintln!(
-            "{dir} ({}): sources unchanged, keeping {}",
-            lang.name(),
-            locked.file
-        );
-        bytes
-    })
-}
-
-/// Builds every revision (Rust crates, C, Python and JavaScript folders) and writes (or, with `check`, compares) the lock.
-pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Lock, BuildError> {
-    let grants =
-        crate::project::read_grants(project).map_err(|e| BuildError::Settings(e.to_string()))?;
-    let out_dir = project.join(COMPONENTS_DIR);
-    if !check {
-        std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
-    }
-    let mut lock = Lock::new();
-    let mut differs = Vec::new();
-    let old = std::fs::read_to_string(project.join(LOCK_FILE))
-        .ok()
-        .and_then(|t| Lock::parse(&t, &project.join(LOCK_FILE)).ok());
-    let mut units: Vec<(String, Language)> = Vec::new();
-    let mut rust_modules = std::collections::BTreeMap::new();
-    // A project of C, Python or JavaScript revisions needs no cargo workspace.
-    if project.join("Cargo.toml").is_file() {
-        let (crates, target_dir, target) = guest_crates(project)?;
-        cargo(project, &["build", "--release", "--target", &target], false)?;
-        for c in crates {
-            let module = target_dir
-                .join(&target)
-                .join("release")
-                .join(format!("{}.wasm", c.lib));
-            rust_modules.insert(c.dir.clone(), module);
-            units.push((c.dir, Language::Rust));
-        }
-    }
-    units.extend(crate::build::toolchain::revisions(project)?);
-    for (dir, lang) in &units {
-        let sources = match lang {
-            Language::Rust => None,
-            _ => Some(crate::build::toolchain::sources_digest(
-                project, dir, *lang,
-            )?),
-        };
-        let component = match rust_modules.get(dir) {
-            Some(module) => {
-                let core = std::fs::read(module).map_err(io(module))?;
-                if is_component(&core) {
-                    core
-                } else {
-                    encode(&core).map_err(|detail| BuildError::Encode {
-                        crate_dir: dir.clone(),
-                        module: module.clone(),
-                        detail,
-                    })?
-                }
-            }
-            None => match unchanged_component(project, old.as_ref(), dir, *lang, &sources, check) {
-                Some(bytes) => bytes,
-                None => {
-                    eprintln!("building {dir} ({})", lang.name());
-                    crate::build::toolchain::build(project, dir, *lang)?
-                }
-            },
-        };
-        let hash = blake3::hash(&component).to_hex().to_string();
-        let verified = VerifiedComponent {
-            revision: dir.clone(),
-            bytes: component.clone(),
-            blake3: hash.clone(),
-        };
-        // info() runs with nothing reachable, so any grantable import may link
-        // for it; the revision's real grants are checked once its id is known.
-        let everything: BTreeSet<String> = crate::imports::GRANTABLE
-            .iter()
-            .map(|g| g.to_string())
-            .collect();
-        let info = sandbox
-            .info(&sandbox.prepare(&verified, &everything)?)
-            .await?;
-        let verified = VerifiedComponent {
-            revision: info.id.clone(),
-            ..verified
-        };
-        sandbox.prepare(
-            &verified,
-            &grants
-                .get(&info.id)
-                .map(|s| s.grant.clone())
-                .unwrap_or_default(),
-        )?;
-        let file = format!("{COMPONENTS_DIR}/{}.wasm", dir.replace('/', "_"));
-        if check {
-            match old.as_ref().and_then(|l| l.get(&info.id)) {
-                Some(locked) if locked.blake3 == hash => {}
-                // Toolchains that snapshot an interpreter never give the same
-                // bytes twice: the sources it was built from are compared instead.
-                Some(locked) if !lang.reproducible() => {
-                    if locked.sources_blake3 == sources {
-                        eprintln!(
-                            "{} ({}): built from the locked sources; {} does not build byte-identical components, so the sources digest was compared instead of the bytes",
-                            info.id,
-                            lang.name(),
-                            lang.name()
-                        );
-                    } else {
-                        differs.push(format!(
-                            "{} ({}): sources digest {} differs from the locked {}; the sources changed since `host build`",
-                            info.id,
-                            lang.name(),
-                            sources.as_deref().unwrap_or("-"),
-                            locked.sources_blake3.as_deref().unwrap_or("(none)")
-                        ));
-                    }
-                }
-                Some(locked) => differs.push(format!(
-                    "{} built {hash}, locked {}",
-                    info.id, locked.blake3
-                )),
-                None => differs.push(format!("{} is not in the lock", info.id)),
-            }
-        } else {
-            let path = project.join(&file);
-            std::fs::write(&path, &component).map_err(io(&path))?;
-        }
-        // Replay results stay valid while the component is the same bytes.
-        let kept = old
-            .as_ref()
-            .and_then(|l| l.get(&info.id))
-            .filter(|l| l.blake3 == hash);
-        lock.revisions.push(LockedRevision {
-            transcript: kept.and_then(|l| l.transcript.clone()),
-            fingerprint: kept.and_then(|l| l.fingerprint.clone()),
-            id: info.id,
-            down_revisions: info.down_revisions,
-            branch_labels: info.branch_labels,
-            depends_on: info.depends_on,
-            message: info.message,
-            transactional: info.transactional,
-            file,
-            blake3: hash,
-            source: Some(dir.clone()),
-            sources_blake3: sources,
-            package: None,
-            oci_digest: None,
-        });
-    }
-    keep_installed(&mut lock, old.as_ref());
-    // Store revisions parents-first so the lock reads like the history.
+/// Stores revisions parents-first so the lock reads like the history.
+fn order_parents_first(lock: &mut Lock, on_event: OnEvent<'_>) -> Result<(), BuildError> {
     match lock.graph() {
         Ok(graph) => {
             let order: Vec<String> = graph.topological().map(|r| r.id.clone()).collect();
@@ -385,20 +371,10 @@ pub async fn build(project: &Path, sandbox: &Sandbox, check: bool) -> Result<Loc
         // locked on their own and only form a graph once merged into it.
         Err(crate::graph::GraphError::Missing {
             revision, missing, ..
-        }) => eprintln!(
-            "warning: revision {revision} builds on {missing}, which is not in this project; this lock is usable only merged into a project that has it"
-        ),
+        }) => on_event(BuildEvent::OutsideProject { revision, missing }),
         Err(e) => return Err(e.into()),
     }
-    if check {
-        if !differs.is_empty() {
-            return Err(BuildError::Differs(differs));
-        }
-    } else {
-        let path = project.join(LOCK_FILE);
-        crate::project::write_lock(project, &lock).map_err(io(&path))?;
-    }
-    Ok(lock)
+    Ok(())
 }
 
 #[cfg(test)]

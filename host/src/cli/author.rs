@@ -3,8 +3,8 @@
 
 use super::args::Context;
 use anyhow::{Result, bail};
+use host::build::Language;
 use host::build::scaffold::{self, NewRevision};
-use host::build::toolchain::{self, Language};
 use host::plan::{self, Target};
 use host::project::{self, Project};
 use host::runtime::sandbox::{Limits, Sandbox};
@@ -90,7 +90,7 @@ async fn scaffold_and_build(
     depends_on: Vec<String>,
     new: Scaffold<'_>,
 ) -> Result<ExitCode> {
-    let lang = Language::parse(new.lang).unwrap_or(Language::Rust);
+    let lang = new.lang.parse().unwrap_or(Language::Rust);
     let id = new.rev_id.clone().unwrap_or_else(scaffold::new_revision_id);
     if project.graph.contains(&id) {
         bail!("revision id {id} already exists in this project; pass another --rev-id");
@@ -107,7 +107,7 @@ async fn scaffold_and_build(
         let folder = scaffold::write_revision(root, &rev, &guest_sdk())?;
         root.join(&folder).join("src").join("lib.rs")
     } else {
-        let folder = toolchain::templates::write_revision(root, &rev, lang)?;
+        let folder = scaffold::templates::write_revision(root, &rev, lang)?;
         root.join(&folder).join(lang.entry_file())
     };
     say!("Generated {}", generated.display());
@@ -116,7 +116,7 @@ async fn scaffold_and_build(
         return Ok(ExitCode::SUCCESS);
     }
     let sandbox = Sandbox::new(Some(project.cache_dir()), Limits::default())?;
-    let lock = host::build::build(root, &sandbox, false).await?;
+    let lock = host::build::build(root, &sandbox, false, &mut |e| eprintln!("{e}")).await?;
     say!(
         "Revision {id} built and locked ({} revisions in {})",
         lock.revisions.len(),
@@ -141,7 +141,7 @@ fn guest_sdk() -> PathBuf {
 pub async fn build(ctx: &Context, check: bool) -> Result<ExitCode> {
     let root = &ctx.root;
     let sandbox = Sandbox::new(Some(project::cache_dir(root)), Limits::default())?;
-    let lock = host::build::build(root, &sandbox, check).await?;
+    let lock = host::build::build(root, &sandbox, check, &mut |e| eprintln!("{e}")).await?;
     let verb = if check { "match" } else { "locked in" };
     say!(
         "{} revision(s) {verb} {}",

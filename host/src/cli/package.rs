@@ -134,7 +134,7 @@ fn keygen(name: &Path) -> Result<()> {
 /// `host package build`: components, OCI documents and the index in dist/.
 async fn build(dir: &Path, locked: bool) -> Result<()> {
     let sandbox = Sandbox::new(Some(project::cache_dir(dir)), Limits::default())?;
-    let built = package::build::build(dir, &sandbox, !locked).await?;
+    let built = package::build::build(dir, &sandbox, !locked, &mut |e| eprintln!("{e}")).await?;
     let i = &built.index;
     say!(
         "Built {}/{}@{}: {} revision(s) in {}; index {}",

@@ -35,11 +35,17 @@ pub fn revision_files(dist: &Path, id: &str) -> [PathBuf; 3] {
 }
 
 /// Builds the revision crates (unless `compile` is false: then the
-/// components already in the package's lock are used) and writes dist/.
-pub async fn build(dir: &Path, sandbox: &Sandbox, compile: bool) -> Result<Built, PackageError> {
+/// components already in the package's lock are used) and writes dist/;
+/// `on_event` hears of the build's progress and warnings.
+pub async fn build(
+    dir: &Path,
+    sandbox: &Sandbox,
+    compile: bool,
+    on_event: crate::build::OnEvent<'_>,
+) -> Result<Built, PackageError> {
     let spec = PackageSpec::read(dir)?;
     if compile {
-        crate::build::build(dir, sandbox, false).await?;
+        crate::build::build(dir, sandbox, false, on_event).await?;
     }
     let lock = read_lock(dir)?;
     let dist = dir.join(DIST_DIR);

@@ -11,7 +11,7 @@ use super::{Event, Progress, RunError, RunOptions, RunReport, StepReport, rollba
 use crate::db::bookkeeping::{StepRecord, describe, invalid_indexes};
 use crate::fingerprint::{FingerprintError, Schema};
 use crate::plan::{self, Plan};
-use crate::project::{Project, Settings};
+use crate::project::{Project, RevisionSettings};
 use crate::runtime::pipeline::{Pipeline, Ready};
 use crate::runtime::sandbox::{Call, Prepared, Sandbox, SandboxError};
 use crate::runtime::session::{Backend, Session};
@@ -304,7 +304,7 @@ impl StepRun<'_> {
 /// The statement that opens a step: BEGIN inside a transaction, and the
 /// step's timeouts. Outside a transaction the settings are the session's,
 /// reset afterwards.
-fn begin_sql(transactional: bool, settings: &Settings, opts: &RunOptions) -> String {
+fn begin_sql(transactional: bool, settings: &RevisionSettings, opts: &RunOptions) -> String {
     let (mut begin, set) = if transactional {
         (String::from("BEGIN;"), "SET LOCAL")
     } else {

@@ -3,7 +3,9 @@
 //! sockets (CPython's runtime links them all and reads the environment at
 //! start); the sandbox gives each of them nothing.
 
-use super::{Tool, ToolchainError, WORLD, io, run, wit_dir, work_dir};
+use crate::build::tool::{
+    Tool, ToolchainError, WORLD, io, run, wit_dir, work_dir, write_if_changed,
+};
 use std::path::Path;
 use std::process::Command;
 
@@ -26,7 +28,7 @@ pub const SDK: &str = include_str!("pgwasm.py");
 /// Writes the SDK module where componentize-py finds it; returns its folder.
 pub fn write_sdk(project: &Path) -> Result<std::path::PathBuf, ToolchainError> {
     let dir = work_dir(project, "python")?;
-    super::write_if_changed(&dir.join("pgwasm.py"), SDK.as_bytes())?;
+    write_if_changed(&dir.join("pgwasm.py"), SDK.as_bytes())?;
     Ok(dir)
 }
 
@@ -54,17 +56,13 @@ pub fn build(project: &Path, dir: &str) -> Result<Vec<u8>, ToolchainError> {
     std::fs::read(&out).map_err(io(&out))
 }
 
-/// `componentize-py --version`, e.g. `componentize-py 0.25.1`.
+/// What a Python component is built with: `componentize-py --version`
+/// (e.g. `componentize-py 0.25.1`) and the SDK module.
 pub fn version(dir: &str) -> Result<String, ToolchainError> {
     let out = Command::new(program())
         .arg("--version")
         .output()
-        .map_err(|e| ToolchainError::Missing {
-            revision: dir.into(),
-            language: COMPONENTIZE_PY.language,
-            tool: program(),
-            detail: e.to_string(),
-            install: COMPONENTIZE_PY.install,
-        })?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .map_err(|e| COMPONENTIZE_PY.missing(dir, &program(), e.to_string()))?;
+    let tool = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok(format!("{tool}\n{SDK}"))
 }

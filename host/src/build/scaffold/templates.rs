@@ -2,8 +2,10 @@
 //! template in that language (a query with a parameter, logged; where to
 //! put DDL and data changes), built and locked like any other revision.
 
-use super::{Language, ToolchainError, io};
-use crate::build::scaffold::{NewRevision, ScaffoldError, folder_name, validate};
+use super::{NewRevision, ScaffoldError, folder_name, validate};
+use crate::build::language::Language;
+use crate::build::tool::{ToolchainError, io};
+use crate::build::{c, python};
 use std::path::Path;
 
 /// Why a revision could not be scaffolded.
@@ -237,14 +239,14 @@ pub fn write_revision(
     match lang {
         // Editors find the header and the SDK before the first build.
         Language::C => {
-            super::c::write_bindings(project)?;
+            c::write_bindings(project)?;
         }
         Language::Python => {
             let settings = project.join(crate::project::SETTINGS_FILE);
             let mut text = std::fs::read_to_string(&settings).unwrap_or_default();
             text.push_str(&python_grant(&rev.id));
             std::fs::write(&settings, text).map_err(io(&settings))?;
-            super::python::write_sdk(project)?;
+            python::write_sdk(project)?;
         }
         _ => {}
     }

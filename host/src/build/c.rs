@@ -4,7 +4,8 @@
 //! operating system land in [`SHIM`], which answers "nothing here" and logs
 //! the attempt, so a C component imports only the project's interfaces.
 
-use super::{Tool, ToolchainError, WORLD, io, run, work_dir, write_if_changed};
+use crate::build::encode::encode;
+use crate::build::tool::{Tool, ToolchainError, WIT, WORLD, io, run, work_dir, write_if_changed};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -34,7 +35,7 @@ pub fn write_bindings(project: &Path) -> Result<PathBuf, ToolchainError> {
     let dir = work_dir(project, "c")?;
     let mut resolve = wit_bindgen_core::wit_parser::Resolve::default();
     let pkg = resolve
-        .push_str("migration.wit", super::WIT)
+        .push_str("migration.wit", WIT)
         .map_err(|e| ToolchainError::Bindings(format!("{e:#}")))?;
     let world = resolve
         .select_world(&[pkg], Some(WORLD))
@@ -75,13 +76,7 @@ fn resource_dir(revision: &str, cc: &str) -> Result<String, ToolchainError> {
     let out = Command::new(cc)
         .arg("-print-resource-dir")
         .output()
-        .map_err(|e| ToolchainError::Missing {
-            revision: revision.into(),
-            language: CLANG.language,
-            tool: cc.into(),
-            detail: e.to_string(),
-            install: CLANG.install,
-        })?;
+        .map_err(|e| CLANG.missing(revision, cc, e.to_string()))?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
@@ -137,10 +132,16 @@ pub fn build(project: &Path, dir: &str) -> Result<Vec<u8>, ToolchainError> {
         .arg(&core);
     run(dir, &CLANG, &mut cmd)?;
     let bytes = std::fs::read(&core).map_err(io(&core))?;
-    crate::build::encode(&bytes).map_err(|detail| ToolchainError::Encode {
+    encode(&bytes).map_err(|detail| ToolchainError::Encode {
         revision: dir.into(),
         detail,
     })
+}
+
+/// What a C component is built with besides its own sources: the bindings
+/// generator, the WASI shim and the SDK header.
+pub fn version() -> String {
+    format!("wit-bindgen-c 0.61.1\n{SHIM}\n{SDK}")
 }
 
 #[cfg(test)]

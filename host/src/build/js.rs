@@ -3,7 +3,7 @@
 //! package-lock.json). Every WASI feature is disabled, so the component
 //! imports only the project's interfaces.
 
-use super::{Tool, ToolchainError, WORLD, io, run, wit_dir, work_dir};
+use crate::build::tool::{Tool, ToolchainError, WORLD, io, run, wit_dir, work_dir};
 use std::path::Path;
 use std::process::Command;
 
@@ -39,12 +39,9 @@ pub fn build(project: &Path, dir: &str) -> Result<Vec<u8>, ToolchainError> {
 /// blake3 of the project's package-lock.json.
 pub fn version(project: &Path) -> Result<String, ToolchainError> {
     let manifest = project.join("node_modules/@bytecodealliance/componentize-js/package.json");
-    let text = std::fs::read_to_string(&manifest).map_err(|e| ToolchainError::Missing {
-        revision: project.display().to_string(),
-        language: COMPONENTIZE_JS.language,
-        tool: "componentize-js".into(),
-        detail: format!("{}: {e}", manifest.display()),
-        install: COMPONENTIZE_JS.install,
+    let text = std::fs::read_to_string(&manifest).map_err(|e| {
+        let detail = format!("{}: {e}", manifest.display());
+        COMPONENTIZE_JS.missing(&project.display().to_string(), "componentize-js", detail)
     })?;
     let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     // The lock file pins the engine, wizer and jco that componentize-js uses.
