@@ -211,37 +211,11 @@ pub fn folder_name(rev: &NewRevision) -> String {
     name
 }
 
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_year(year: i64) -> i64 {
-    if is_leap(year) { 366 } else { 365 }
-}
-
-/// Proleptic Gregorian (year, month, day) of a count of days since 1970-01-01.
+/// Proleptic Gregorian (year, month, day) of a count of days since 1970-01-01,
+/// from the codec's calendar (which counts from 2000-01-01, PostgreSQL's epoch).
 fn civil_date(days: i64) -> (i64, u32, u32) {
-    // The calendar repeats every 400 years (146097 days), so whole cycles are
-    // skipped at once and at most 400 single years are walked.
-    const CYCLE_DAYS: i64 = 146_097;
-    let mut year = 1970 + 400 * days.div_euclid(CYCLE_DAYS);
-    let mut left = days.rem_euclid(CYCLE_DAYS);
-    while left >= days_in_year(year) {
-        left -= days_in_year(year);
-        year += 1;
-    }
-    let february = if is_leap(year) { 29 } else { 28 };
-    let lengths = [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let mut month = 1;
-    for length in lengths {
-        if left < length {
-            break;
-        }
-        left -= length;
-        month += 1;
-    }
-    // `left` is below the month's length here, so it fits a u32.
-    (year, month, left as u32 + 1)
+    const DAYS_1970_TO_2000: i64 = 10_957;
+    crate::runtime::codec::datetime::civil_from_days(days - DAYS_1970_TO_2000)
 }
 
 pub(crate) fn validate(rev: &NewRevision) -> Result<(), ScaffoldError> {

@@ -1,6 +1,7 @@
 //! Unit tests of ids, slugs, folder names and validation.
 
 use super::*;
+use crate::runtime::codec::datetime::is_leap;
 use std::fs;
 use std::time::Duration;
 

@@ -40,7 +40,7 @@ impl Stamp {
 pub(super) const USECS_PER_SEC: i64 = 1_000_000;
 pub(super) const USECS_PER_DAY: i64 = 86_400 * USECS_PER_SEC;
 
-pub(super) fn is_leap(year: i64) -> bool {
+pub(crate) fn is_leap(year: i64) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
