@@ -485,7 +485,7 @@ fn cannot_escape_the_transaction(id: &str, canary: &str) -> String {
 
 #[test]
 fn a_guest_cannot_commit_the_hosts_transaction() {
-    // Without the statement guard (host/src/guard.rs) the COMMIT went
+    // Without the statement guard (host/core/src/sql/guard.rs) the COMMIT went
     // through, and the error still said "rolled back".
     let line = cannot_escape_the_transaction("e00000000019", "canary_escapes_transaction");
     assert!(
