@@ -5,3 +5,4 @@
 pub mod bookkeeping;
 pub mod cluster;
 pub mod connect;
+pub mod error;

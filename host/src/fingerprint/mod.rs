@@ -50,6 +50,7 @@ mod read;
 #[cfg(test)]
 mod tests;
 
+use crate::db::error::describe_brief;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tokio_postgres::Client;
@@ -81,7 +82,7 @@ impl Default for Scope {
 #[derive(Debug, thiserror::Error)]
 pub enum FingerprintError {
     /// A catalog query failed.
-    #[error("{what} failed: {}", describe(.source))]
+    #[error("{what} failed: {}", describe_brief(.source))]
     Sql {
         /// What was being read.
         what: &'static str,
@@ -99,17 +100,6 @@ pub enum FingerprintError {
         /// What was wrong.
         detail: String,
     },
-}
-
-/// A tokio-postgres error with its SQLSTATE and server message.
-fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("SQLSTATE {}: {}", db.code().code(), db.message()),
-        None => match std::error::Error::source(e) {
-            Some(src) => format!("{e}: {src}"),
-            None => e.to_string(),
-        },
-    }
 }
 
 /// One object of the schema.
