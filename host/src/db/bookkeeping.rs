@@ -49,6 +49,7 @@ pub enum StoreError {
     },
 }
 
+/// Wraps a failed bookkeeping statement with what the host was doing.
 fn sql(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
     move |source| StoreError::Sql { what, source }
 }

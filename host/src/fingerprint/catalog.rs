@@ -276,6 +276,7 @@ struct Builder {
 }
 
 impl Builder {
+    /// A builder that knows every table's key.
     fn new(tables: &[TableRow], max: usize) -> Self {
         let tables = tables
             .iter()

@@ -118,6 +118,7 @@ pub struct Object {
 }
 
 impl Object {
+    /// An object with no parent and no properties yet.
     fn new(kind: &str, name: String) -> Self {
         Object {
             kind: kind.into(),
@@ -139,16 +140,19 @@ impl Object {
         format!("{} {}", self.kind, name)
     }
 
+    /// Sets a property.
     fn set(&mut self, attr: &str, value: impl Into<String>) {
         self.attrs.insert(attr.into(), value.into());
     }
 
+    /// Sets a property unless it is absent or empty, which both mean the default.
     fn set_opt(&mut self, attr: &str, value: Option<String>) {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
             self.set(attr, v);
         }
     }
 
+    /// The object, belonging to `parent`.
     fn with_parent(mut self, parent: Option<String>) -> Self {
         self.parent = parent;
         self

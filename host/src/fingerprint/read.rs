@@ -182,6 +182,7 @@ fn quoted_conkey(expr: &str) -> String {
 }
 
 impl Filters {
+    /// The filters for `scope`, as SQL text.
     fn new(scope: &Scope) -> Self {
         let schemas = text_array(&scope.schemas);
         let ex = text_array(&scope.exclude_tables);

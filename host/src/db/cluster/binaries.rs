@@ -92,6 +92,8 @@ pub(super) fn major_of(version_output: &str) -> Option<String> {
     }
 }
 
+/// The major version of the binaries in `bin`: from a Debian path when it
+/// names one, else from `pg_ctl --version`.
 pub(super) fn binaries_major(bin: &Path) -> Option<String> {
     if let Ok(rest) = bin.strip_prefix(DEBIAN_ROOT)
         && let Some(Component::Normal(name)) = rest.components().next()

@@ -30,6 +30,7 @@ pub(super) struct Layout {
 }
 
 impl Layout {
+    /// Decides every path for `state_dir` as seen by `user`, without creating any.
     pub(super) fn resolve(state_dir: &Path, user: &RunAs) -> Result<Self, ClusterError> {
         let state_dir =
             absolute_lenient(state_dir).map_err(|e| io_error("resolve", state_dir, e))?;
@@ -103,6 +104,7 @@ impl Layout {
         })
     }
 
+    /// Where the output of the last initdb is kept.
     pub(super) fn initdb_log(&self) -> PathBuf {
         self.state_dir.join("initdb.log")
     }
@@ -233,6 +235,7 @@ pub(super) fn conninfo_value(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// The tokio-postgres connection string for the socket in `socket_dir`.
 pub(super) fn conninfo(socket_dir: &Path, port: u16) -> String {
     format!(
         "host={} port={port} user={SUPERUSER} dbname=postgres",
@@ -299,6 +302,7 @@ pub(super) fn prepare_tmp_dir(dir: &Path) -> Result<(), ClusterError> {
         .map_err(|e| io_error("set permissions of", dir, e))
 }
 
+/// Takes the lock held around every init, start and stop of this cluster.
 pub(super) fn lock_state_dir(state_dir: &Path) -> Result<File, ClusterError> {
     let state_dir = absolute_lenient(state_dir).map_err(|e| io_error("resolve", state_dir, e))?;
     create_dirs(&state_dir, 0o755)?;

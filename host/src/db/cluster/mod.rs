@@ -382,6 +382,7 @@ pub enum ClusterError {
     Task(String),
 }
 
+/// A filesystem or process error with what the host was doing to which path.
 fn io_error(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> ClusterError {
     ClusterError::Io {
         action,

@@ -31,6 +31,8 @@ pub(super) struct PidFile {
 }
 
 impl PidFile {
+    /// Parses `postmaster.pid`: pid, port, socket directory and status lines;
+    /// `None` without a positive pid on the first line.
     pub(super) fn parse(text: &str) -> Option<Self> {
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
         let pid = lines.first()?.parse::<i32>().ok().filter(|pid| *pid > 0)?;
@@ -42,6 +44,7 @@ impl PidFile {
         })
     }
 
+    /// Reads `postmaster.pid` in `data_dir`, if there is a usable one.
     pub(super) fn read(data_dir: &Path) -> Option<Self> {
         Self::parse(&fs::read_to_string(data_dir.join("postmaster.pid")).ok()?)
     }
@@ -146,6 +149,7 @@ pub(super) fn pg_command(bin: &Path, tool: &str, user: &RunAs, cwd: &Path) -> Co
     cmd
 }
 
+/// A child's stdout and stderr, trimmed, as one text.
 pub(super) fn output_text(out: &Output) -> String {
     let mut text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -407,6 +411,7 @@ pub(super) async fn probe(socket_dir: &Path, port: u16, timeout: Duration) -> Re
     Ok(())
 }
 
+/// Probes the socket until the server answers or `deadline` passes.
 pub(super) async fn wait_ready(
     layout: &Layout,
     socket_dir: &Path,

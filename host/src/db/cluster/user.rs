@@ -18,6 +18,7 @@ pub(super) struct RunAs {
 }
 
 impl RunAs {
+    /// Who the server runs as: the host's own user, or `postgres` (else `nobody`) when root.
     pub(super) fn current() -> Result<Self, ClusterError> {
         // SAFETY: geteuid/getegid cannot fail and touch no memory.
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -48,6 +49,7 @@ impl RunAs {
     }
 }
 
+/// Name, uid and gid of the user called `name`.
 fn user_by_name(name: &str) -> Option<(String, u32, u32)> {
     let name = std::ffi::CString::new(name).ok()?;
     passwd_entry(|pwd, buf, len, result| {
@@ -56,6 +58,7 @@ fn user_by_name(name: &str) -> Option<(String, u32, u32)> {
     })
 }
 
+/// Name, uid and gid of the user with `uid`.
 fn user_by_uid(uid: u32) -> Option<(String, u32, u32)> {
     passwd_entry(|pwd, buf, len, result| {
         // SAFETY: as in user_by_name.
