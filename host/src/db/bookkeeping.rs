@@ -1,6 +1,7 @@
 //! The host's bookkeeping in the database: Alembic's heads table, the
 //! history table beside it, and the advisory lock that serialises runs.
 
+pub use super::error::describe;
 use crate::plan::Direction;
 pub use crate::sql::quote::{ident, literal};
 use std::time::{Duration, Instant};
@@ -48,34 +49,7 @@ pub enum StoreError {
     },
 }
 
-/// A tokio-postgres error with its SQLSTATE and server message.
-pub fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => {
-            let mut s = format!("SQLSTATE {}: {}", db.code().code(), db.message());
-            if let Some(d) = db.detail() {
-                s.push_str(&format!(" (detail: {d})"));
-            }
-            if let Some(h) = db.hint() {
-                s.push_str(&format!(" (hint: {h})"));
-            }
-            s
-        }
-        None => {
-            let mut s = e.to_string();
-            if let Some(src) = std::error::Error::source(e) {
-                s.push_str(&format!(": {src}"));
-            }
-            s
-        }
-    }
-    .to_string()
-        + &e.as_db_error()
-            .and_then(|db| crate::runtime::session::advice(db.code().code()))
-            .map(|a| format!(" ({a})"))
-            .unwrap_or_default()
-}
-
+/// Wraps a failed bookkeeping statement with what the host was doing.
 fn sql(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
     move |source| StoreError::Sql { what, source }
 }

@@ -29,38 +29,18 @@ pub struct DbError {
 
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SQLSTATE {}: {}", self.sqlstate, self.message)?;
-        if let Some(d) = &self.detail {
-            write!(f, " (detail: {d})")?;
-        }
-        if let Some(h) = &self.hint {
-            write!(f, " (hint: {h})")?;
-        }
-        if let Some(h) = advice(&self.sqlstate) {
-            write!(f, " ({h})")?;
-        }
-        Ok(())
+        crate::db::error::write_reported(
+            f,
+            &self.sqlstate,
+            &self.message,
+            self.detail.as_deref(),
+            self.hint.as_deref(),
+        )
     }
 }
 
 /// What a user can do about the errors a migration run typically meets.
-pub fn advice(sqlstate: &str) -> Option<&'static str> {
-    Some(match sqlstate {
-        "55P03" => {
-            "another session holds a conflicting lock, and the revision gave up after lock_timeout instead of queueing the traffic behind it; retry when the blocking transaction is done, or raise --ddl-lock-timeout"
-        }
-        "57014" => {
-            "the statement ran longer than statement_timeout; raise --statement-timeout or the revision's statement_timeout in host.toml"
-        }
-        "40P01" => {
-            "a deadlock with another session; retrying the run is safe, the revision was rolled back"
-        }
-        "42501" => {
-            "the role lacks a privilege the migration needs (CREATE on the schema for the bookkeeping tables, ownership of the tables a revision alters); run as the schema's owner"
-        }
-        _ => return None,
-    })
-}
+pub use crate::db::error::advice;
 
 impl DbError {
     fn host(sqlstate: &str, message: impl Into<String>) -> DbError {
@@ -82,13 +62,7 @@ impl DbError {
             };
         }
         // Not from the server: a parameter that could not be encoded, or a lost connection.
-        let mut message = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
+        let message = crate::db::error::source_chain(&err);
         let state = if err.is_closed() { "08006" } else { "22023" };
         DbError::host(state, message)
     }
