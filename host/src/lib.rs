@@ -119,7 +119,15 @@ mod floors {
     #[test]
     fn every_import_points_down_a_floor() {
         let mut bad = Vec::new();
-        visit(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), None, &mut bad);
-        assert!(bad.is_empty(), "imports against the floor plan:\n{}", bad.join("\n"));
+        visit(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            None,
+            &mut bad,
+        );
+        assert!(
+            bad.is_empty(),
+            "imports against the floor plan:\n{}",
+            bad.join("\n")
+        );
     }
 }

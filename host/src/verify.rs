@@ -3,12 +3,14 @@
 //! drift, finding where a database with wrong bookkeeping stands, and
 //! verifying a database's history against the lock.
 
-use crate::db::bookkeeping::{StoreError, describe, ident};
+use crate::db::bookkeeping::StoreError;
+use crate::db::error::describe;
 use crate::fingerprint::{FingerprintError, Schema};
 use crate::plan::{self, Plan};
 use crate::project::{Project, ProjectError};
 use crate::runtime::runner::{self, RunError, RunOptions};
 use crate::runtime::sandbox::Sandbox;
+use crate::sql::quote::ident;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio_postgres::Client;

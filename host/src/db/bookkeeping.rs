@@ -1,9 +1,9 @@
 //! The host's bookkeeping in the database: Alembic's heads table, the
 //! history table beside it, and the advisory lock that serialises runs.
 
-pub use super::error::describe;
+use super::error::describe;
 use crate::plan::Direction;
-pub use crate::sql::quote::{ident, literal};
+use crate::sql::quote::{ident, literal};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;

@@ -258,7 +258,7 @@ pub async fn connect(
     let (client, connection) = cfg.connect(NoTls).await.map_err(|e| ConfigError::Connect {
         origin: origin.to_string(),
         target: describe_target(cfg),
-        detail: crate::db::bookkeeping::describe(&e),
+        detail: crate::db::error::describe(&e),
     })?;
     tokio::spawn(async move {
         // Errors surface on the next query through the client; nothing to do here.

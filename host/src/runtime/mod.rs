@@ -23,5 +23,3 @@ pub mod sandbox;
 pub mod session;
 
 // Their old paths, kept for callers outside the wing.
-pub use runner::script_cache;
-pub use sandbox::wasi;

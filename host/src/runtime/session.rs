@@ -40,7 +40,6 @@ impl fmt::Display for DbError {
 }
 
 /// What a user can do about the errors a migration run typically meets.
-pub use crate::db::error::advice;
 
 impl DbError {
     fn host(sqlstate: &str, message: impl Into<String>) -> DbError {

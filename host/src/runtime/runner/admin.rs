@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_postgres::Client;
 
 use super::{RunError, RunOptions, locked, rollback};
-use crate::db::bookkeeping::describe;
+use crate::db::error::describe;
 use crate::plan::{self, PlanError, Target};
 use crate::project::Project;
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 use super::{Event, Progress, RunError, RunOptions, RunReport, StepReport, rollback};
-use crate::db::bookkeeping::{StepRecord, describe, invalid_indexes};
+use crate::db::bookkeeping::{StepRecord, invalid_indexes};
+use crate::db::error::describe;
 use crate::fingerprint::{FingerprintError, Schema};
 use crate::plan::{self, Plan};
 use crate::project::{Project, RevisionSettings};
