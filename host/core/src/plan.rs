@@ -347,92 +347,120 @@ pub fn resolve(
         })?),
         None => None,
     };
-    let in_scope = |id: &str| scope.as_ref().is_none_or(|s| s.contains(id));
-    let roots = || -> Vec<String> {
-        match &scope {
-            None => graph.bases().iter().map(|s| s.to_string()).collect(),
-            Some(s) => graph
-                .sorted(s.iter().cloned())
-                .into_iter()
-                .filter(|id| {
-                    graph
-                        .get(id)
-                        .is_some_and(|r| r.parents.iter().all(|p| !s.contains(p)))
-                })
-                .collect(),
-        }
-    };
+    let scope = scope.as_ref();
     let start = match &target.anchor {
-        Anchor::Head | Anchor::Heads => {
-            let heads: Vec<String> = graph
-                .heads()
-                .into_iter()
-                .filter(|h| in_scope(h))
-                .map(String::from)
-                .collect();
-            if target.anchor == Anchor::Heads || heads.len() <= 1 {
-                Point::At(heads)
-            } else {
-                return Err(PlanError::MultipleHeads {
-                    heads,
-                    where_: target.label.clone(),
-                });
-            }
-        }
-        Anchor::Base => Point::Below(roots()),
-        Anchor::Revision(text) => {
-            let id = match &scope {
-                Some(members) if !graph.contains(text) => {
-                    // Alembic lets a label disambiguate a prefix.
-                    let matches: Vec<&String> = members
-                        .iter()
-                        .filter(|m| m.starts_with(text.as_str()))
-                        .collect();
-                    match matches.as_slice() {
-                        [one] if text.len() >= 4 => one.to_string(),
-                        _ => graph.resolve(text)?.to_string(),
-                    }
-                }
-                _ => graph.resolve(text)?.to_string(),
-            };
-            if !in_scope(&id) {
-                return Err(PlanError::NotMember {
-                    label: target.label.clone().unwrap_or_default(),
-                    revision: id,
-                });
-            }
-            Point::At(vec![id])
-        }
-        Anchor::Current => {
-            let heads: Vec<String> = current_heads(graph, applied)
-                .into_iter()
-                .filter(|h| in_scope(h))
-                .collect();
-            match heads.as_slice() {
-                [] => Point::Below(roots()),
-                [one] => Point::At(vec![one.clone()]),
-                many => {
-                    let n = target.offset;
-                    let suggestions = many
-                        .iter()
-                        .map(|h| {
-                            if n > 0 {
-                                format!("{h}+{n}")
-                            } else {
-                                format!("{h}{n}")
-                            }
-                        })
-                        .collect();
-                    return Err(PlanError::AmbiguousFromHeads {
-                        heads: many.to_vec(),
-                        step: rel_text(target),
-                        suggestions,
-                    });
-                }
-            }
-        }
+        Anchor::Head | Anchor::Heads => head_point(graph, target, scope)?,
+        Anchor::Base => Point::Below(roots(graph, scope)),
+        Anchor::Revision(text) => revision_point(graph, target, text, scope)?,
+        Anchor::Current => current_point(graph, target, applied, scope)?,
     };
-    walk(graph, start, target, scope.as_ref())
+    walk(graph, start, target, scope)
+}
+
+fn in_scope(scope: Option<&BTreeSet<String>>, id: &str) -> bool {
+    scope.is_none_or(|s| s.contains(id))
+}
+
+/// The revisions a walk from `base` starts below: the graph's bases, or the
+/// members of the branch whose parents are all outside it.
+fn roots(graph: &Graph, scope: Option<&BTreeSet<String>>) -> Vec<String> {
+    match scope {
+        None => graph.bases().iter().map(|s| s.to_string()).collect(),
+        Some(s) => graph
+            .sorted(s.iter().cloned())
+            .into_iter()
+            .filter(|id| {
+                graph
+                    .get(id)
+                    .is_some_and(|r| r.parents.iter().all(|p| !s.contains(p)))
+            })
+            .collect(),
+    }
+}
+
+/// `head` (one head, else an error naming them) or `heads`.
+fn head_point(
+    graph: &Graph,
+    target: &Target,
+    scope: Option<&BTreeSet<String>>,
+) -> Result<Point, PlanError> {
+    let heads: Vec<String> = graph
+        .heads()
+        .into_iter()
+        .filter(|h| in_scope(scope, h))
+        .map(String::from)
+        .collect();
+    if target.anchor == Anchor::Heads || heads.len() <= 1 {
+        Ok(Point::At(heads))
+    } else {
+        Err(PlanError::MultipleHeads {
+            heads,
+            where_: target.label.clone(),
+        })
+    }
+}
+
+/// A revision named by id or prefix, which must be in the branch if one is named.
+fn revision_point(
+    graph: &Graph,
+    target: &Target,
+    text: &str,
+    scope: Option<&BTreeSet<String>>,
+) -> Result<Point, PlanError> {
+    let id = match scope {
+        Some(members) if !graph.contains(text) => {
+            // Alembic lets a label disambiguate a prefix.
+            let matches: Vec<&String> = members.iter().filter(|m| m.starts_with(text)).collect();
+            match matches.as_slice() {
+                [one] if text.len() >= 4 => one.to_string(),
+                _ => graph.resolve(text)?.to_string(),
+            }
+        }
+        _ => graph.resolve(text)?.to_string(),
+    };
+    if !in_scope(scope, &id) {
+        return Err(PlanError::NotMember {
+            label: target.label.clone().unwrap_or_default(),
+            revision: id,
+        });
+    }
+    Ok(Point::At(vec![id]))
+}
+
+/// Where the database is (`+N`, `-N`): its one current head, or below the
+/// roots when nothing is applied; several heads are ambiguous.
+fn current_point(
+    graph: &Graph,
+    target: &Target,
+    applied: &BTreeSet<String>,
+    scope: Option<&BTreeSet<String>>,
+) -> Result<Point, PlanError> {
+    let heads: Vec<String> = current_heads(graph, applied)
+        .into_iter()
+        .filter(|h| in_scope(scope, h))
+        .collect();
+    match heads.as_slice() {
+        [] => Ok(Point::Below(roots(graph, scope))),
+        [one] => Ok(Point::At(vec![one.clone()])),
+        many => {
+            let n = target.offset;
+            let suggestions = many
+                .iter()
+                .map(|h| {
+                    if n > 0 {
+                        format!("{h}+{n}")
+                    } else {
+                        format!("{h}{n}")
+                    }
+                })
+                .collect();
+            Err(PlanError::AmbiguousFromHeads {
+                heads: many.to_vec(),
+                step: rel_text(target),
+                suggestions,
+            })
+        }
+    }
 }
 
 /// Moves `offset` steps from `start`: up through children (inside the branch
@@ -443,86 +471,108 @@ fn walk(
     target: &Target,
     scope: Option<&BTreeSet<String>>,
 ) -> Result<Point, PlanError> {
-    let step = rel_text(target);
-    let describe = |p: &Point| match p {
-        Point::At(v) => v.join(", "),
-        Point::Below(_) => "base".to_string(),
+    let walk = Walk {
+        graph,
+        scope,
+        step: rel_text(target),
+        from: start.describe(),
     };
-    let from = describe(&start);
     let mut cur = start;
     for taken in 0..target.offset.unsigned_abs() as i64 {
         cur = if target.offset > 0 {
-            let options: Vec<String> = match &cur {
-                Point::Below(roots) => roots.clone(),
-                Point::At(v) => {
-                    let [one] = v.as_slice() else {
-                        return Err(PlanError::AmbiguousWalk {
-                            step,
-                            at: v.join(", "),
-                            candidates: v.clone(),
-                        });
-                    };
-                    graph
-                        .children(one)
-                        .into_iter()
-                        .filter(|c| scope.is_none_or(|s| s.contains(*c)))
-                        .map(String::from)
-                        .collect()
-                }
-            };
-            match options.as_slice() {
-                [] => {
-                    return Err(PlanError::TooFar {
-                        step,
-                        from,
-                        available: taken,
-                        end: "head",
-                    });
-                }
-                [next] => Point::At(vec![next.clone()]),
-                many => {
-                    return Err(PlanError::AmbiguousWalk {
-                        step,
-                        at: describe(&cur),
-                        candidates: many.to_vec(),
-                    });
-                }
-            }
+            walk.up(&cur, taken)?
         } else {
-            match &cur {
-                Point::Below(_) => {
-                    return Err(PlanError::TooFar {
-                        step,
-                        from,
-                        available: taken,
-                        end: "base",
-                    });
-                }
-                Point::At(v) => {
-                    let [one] = v.as_slice() else {
-                        return Err(PlanError::AmbiguousWalk {
-                            step,
-                            at: v.join(", "),
-                            candidates: v.clone(),
-                        });
-                    };
-                    let parents = &graph.get(one).expect("resolved ids exist").parents;
-                    match parents.as_slice() {
-                        [] => Point::Below(vec![one.clone()]),
-                        [p] => Point::At(vec![p.clone()]),
-                        many => {
-                            return Err(PlanError::AmbiguousWalk {
-                                step,
-                                at: one.clone(),
-                                candidates: many.to_vec(),
-                            });
-                        }
-                    }
-                }
-            }
+            walk.down(&cur, taken)?
         };
     }
     Ok(cur)
+}
+
+impl Point {
+    fn describe(&self) -> String {
+        match self {
+            Point::At(v) => v.join(", "),
+            Point::Below(_) => "base".to_string(),
+        }
+    }
+}
+
+/// One relative walk: what the errors of each step name.
+struct Walk<'a> {
+    graph: &'a Graph,
+    scope: Option<&'a BTreeSet<String>>,
+    /// The step as the user wrote it (`+2`, `ae1027a6acf-1`).
+    step: String,
+    /// Where the walk started, in words.
+    from: String,
+}
+
+impl Walk<'_> {
+    /// The one revision a walk stands on, or an error when it stands on several.
+    fn single<'p>(&self, v: &'p [String]) -> Result<&'p String, PlanError> {
+        match v {
+            [one] => Ok(one),
+            _ => Err(PlanError::AmbiguousWalk {
+                step: self.step.clone(),
+                at: v.join(", "),
+                candidates: v.to_vec(),
+            }),
+        }
+    }
+
+    /// One step up, to the only child (or root) there is.
+    fn up(&self, cur: &Point, taken: i64) -> Result<Point, PlanError> {
+        let options: Vec<String> = match cur {
+            Point::Below(roots) => roots.clone(),
+            Point::At(v) => self
+                .graph
+                .children(self.single(v)?)
+                .into_iter()
+                .filter(|c| in_scope(self.scope, c))
+                .map(String::from)
+                .collect(),
+        };
+        match options.as_slice() {
+            [] => Err(PlanError::TooFar {
+                step: self.step.clone(),
+                from: self.from.clone(),
+                available: taken,
+                end: "head",
+            }),
+            [next] => Ok(Point::At(vec![next.clone()])),
+            many => Err(PlanError::AmbiguousWalk {
+                step: self.step.clone(),
+                at: cur.describe(),
+                candidates: many.to_vec(),
+            }),
+        }
+    }
+
+    /// One step down, to the only parent (or below a root).
+    fn down(&self, cur: &Point, taken: i64) -> Result<Point, PlanError> {
+        let v = match cur {
+            Point::Below(_) => {
+                return Err(PlanError::TooFar {
+                    step: self.step.clone(),
+                    from: self.from.clone(),
+                    available: taken,
+                    end: "base",
+                });
+            }
+            Point::At(v) => v,
+        };
+        let one = self.single(v)?;
+        let parents = &self.graph.get(one).expect("resolved ids exist").parents;
+        match parents.as_slice() {
+            [] => Ok(Point::Below(vec![one.clone()])),
+            [p] => Ok(Point::At(vec![p.clone()])),
+            many => Err(PlanError::AmbiguousWalk {
+                step: self.step.clone(),
+                at: one.clone(),
+                candidates: many.to_vec(),
+            }),
+        }
+    }
 }
 
 /// Plans `upgrade <target>` from the given heads table rows.

@@ -158,7 +158,7 @@ pub async fn build(
             cx.compare(&info.id, &built, &mut differs, on_event);
         } else {
             let path = project.join(&file);
-            std::fs::write(&path, &built.component).map_err(io(&path))?;
+            crate::project::write_atomically(&path, &built.component).map_err(io(&path))?;
         }
         lock.revisions.push(cx.locked(info, built, file));
     }

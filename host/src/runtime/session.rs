@@ -39,8 +39,6 @@ impl fmt::Display for DbError {
     }
 }
 
-/// What a user can do about the errors a migration run typically meets.
-
 impl DbError {
     fn host(sqlstate: &str, message: impl Into<String>) -> DbError {
         DbError {

@@ -245,7 +245,7 @@ pub fn write_revision(
             let settings = project.join(crate::project::SETTINGS_FILE);
             let mut text = std::fs::read_to_string(&settings).unwrap_or_default();
             text.push_str(&python_grant(&rev.id));
-            std::fs::write(&settings, text).map_err(io(&settings))?;
+            crate::project::write_atomically(&settings, text.as_bytes()).map_err(io(&settings))?;
             python::write_sdk(project)?;
         }
         _ => {}
