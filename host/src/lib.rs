@@ -4,7 +4,7 @@
 //! The library is built in floors; a module uses only the floors below it:
 //!
 //! 1. [`host_core`] (re-exported as [`lock`], [`graph`], [`plan`], [`sql`],
-//!    [`imports`]): the pure rules, no I/O.
+//!    [`imports`], [`hex`]): the pure rules, no I/O.
 //! 2. [`project`]: the project on disk, `host.toml`, verified components.
 //! 3. [`db`]: which database, PostgreSQL errors in words, the bookkeeping
 //!    tables and run lock, the embedded cluster.
@@ -23,7 +23,7 @@
 //! [`runtime::session`], and bookkeeping in [`db::bookkeeping`], all in the
 //! step's own transaction.
 
-pub use host_core::{graph, imports, lock, plan, sql};
+pub use host_core::{graph, hex, imports, lock, plan, sql};
 
 pub mod build;
 pub mod db;
@@ -44,8 +44,9 @@ mod floors {
     use std::path::Path;
 
     /// Floor of each wing; the binary's `cli` and `main.rs` sit on top.
-    const FLOORS: [(&str, u8); 14] = [
+    const FLOORS: [(&str, u8); 15] = [
         ("lock", 0),
+        ("hex", 0),
         ("graph", 0),
         ("plan", 0),
         ("sql", 0),

@@ -7,6 +7,7 @@
 //! migration model is tested with `cargo test -p host-core` alone.
 
 pub mod graph;
+pub mod hex;
 pub mod imports;
 pub mod lock;
 pub mod plan;

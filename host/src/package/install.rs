@@ -18,7 +18,7 @@ use super::spec::version_key;
 use super::{INSTALL_DIR, PackageError, io, write_atomic};
 use crate::lock::{LOCK_FILE, Lock, LockedRevision, WIT_PACKAGE};
 use crate::project::settings::{TrustPolicy, with_params};
-use crate::project::{Project, ProjectError, SETTINGS_FILE, VerifiedComponent};
+use crate::project::{Project, SETTINGS_FILE, VerifiedComponent};
 use crate::runtime::sandbox::{Limits, Sandbox, SandboxError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -112,18 +112,13 @@ pub async fn install(
     opts: &Options,
 ) -> Result<Installed, PackageError> {
     let project = Project::open(root)?;
-    let trust = &project.host_toml.trust;
-    super::sign::check_policy(trust).map_err(|message| ProjectError::Settings {
-        path: root.join(SETTINGS_FILE),
-        message,
-    })?;
     let job = Job {
         registry,
         reference,
         repo: reference.repository(),
     };
     let fetched = job.fetch_index()?;
-    job.check_signature(&fetched, trust)?;
+    job.check_signature(&fetched, &project.host_toml.trust)?;
     let pulled = job.pull(&fetched)?;
     job.check_components(&pulled).await?;
     let mut merged = job.merge_lock(&project, &fetched, &pulled, opts)?;

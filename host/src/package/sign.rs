@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Prefix of a public key in its text form.
-pub const PUBLIC_PREFIX: &str = "ed25519:";
+pub use crate::project::settings::PUBLIC_KEY_PREFIX as PUBLIC_PREFIX;
 /// Prefix of a private key file's content.
 const PRIVATE_PREFIX: &str = "ed25519-private:";
 /// File, under a package's dist folder, holding the signature.
@@ -101,13 +101,7 @@ pub fn public_text(key: &VerifyingKey) -> String {
 
 /// Parses `ed25519:<hex>`.
 pub fn parse_public(text: &str) -> Result<VerifyingKey, SignError> {
-    let bad = || SignError::BadKey(text.to_string());
-    let bytes = text
-        .trim()
-        .strip_prefix(PUBLIC_PREFIX)
-        .and_then(|h| unhex(h, 32))
-        .ok_or_else(bad)?;
-    VerifyingKey::from_bytes(&bytes.try_into().expect("32 bytes")).map_err(|_| bad())
+    crate::project::settings::public_key(text).ok_or_else(|| SignError::BadKey(text.to_string()))
 }
 
 /// A new random signing key.
@@ -163,17 +157,6 @@ pub fn sign(key: &SigningKey, index_digest: &str) -> IndexSignature {
     }
 }
 
-/// Checks that every key of the policy is an ed25519 public key, so a typo
-/// in `[trust]` is reported as such rather than as an untrusted signer.
-pub fn check_policy(policy: &TrustPolicy) -> Result<(), String> {
-    for (ns, keys) in &policy.namespaces {
-        for k in keys {
-            parse_public(k).map_err(|e| format!("[trust] {ns:?}: {e}"))?;
-        }
-    }
-    Ok(())
-}
-
 // The policy is host.toml's data; checking signatures against it is this module's.
 impl TrustPolicy {
     /// Checks that `sig` is a valid signature of `index_digest` by a key the
@@ -225,13 +208,6 @@ pub fn check(package: &str, index_digest: &str, sig: &IndexSignature) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refuses_malformed_trust_keys() {
-        let settings = crate::project::Settings::parse("[trust]\nacme = [\"rsa:abc\"]\n").unwrap();
-        let err = check_policy(&settings.trust).unwrap_err();
-        assert!(err.contains("acme") && err.contains("ed25519"), "{err}");
-    }
 
     fn policy(ns: &str, keys: &[&SigningKey]) -> TrustPolicy {
         TrustPolicy {

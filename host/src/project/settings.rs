@@ -103,6 +103,15 @@ impl Settings {
     pub fn parse(text: &str) -> Result<Settings, String> {
         let file: File =
             toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        for (ns, keys) in &file.trust {
+            for k in keys {
+                if public_key(k).is_none() {
+                    return Err(format!(
+                        "[trust] {ns:?}: {k:?} is not an ed25519 public key (expected ed25519:<64 hex digits>, as `host keygen` prints)"
+                    ));
+                }
+            }
+        }
         let mut revisions = Grants::new();
         for (id, rev) in file.revisions {
             revisions.insert(id.clone(), revision_settings(&id, rev)?);
@@ -189,9 +198,26 @@ fn implicit_table() -> toml_edit::Item {
     toml_edit::Item::Table(t)
 }
 
+/// The prefix of a public key's text form, `ed25519:<64 hex digits>`.
+pub const PUBLIC_KEY_PREFIX: &str = "ed25519:";
+
+/// A trusted key's text form read as an ed25519 public key, if it is one.
+/// `host.toml` is refused at once when a `[trust]` key is not, so a typo is
+/// reported as such rather than as an untrusted signer at install.
+pub fn public_key(text: &str) -> Option<ed25519_dalek::VerifyingKey> {
+    let bytes = crate::hex::unhex(text.trim().strip_prefix(PUBLIC_KEY_PREFIX)?, 32)?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes.try_into().ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_malformed_trust_keys() {
+        let err = Settings::parse("[trust]\nacme = [\"rsa:abc\"]\n").unwrap_err();
+        assert!(err.contains("acme") && err.contains("ed25519"), "{err}");
+    }
 
     #[test]
     fn sets_params_and_keeps_the_rest() {
@@ -223,12 +249,15 @@ mod tests {
     #[test]
     fn reads_all_three_sections_at_once() {
         let s = Settings::parse(
-            "[revisions.a]\ngrant = []\nlock_timeout = 2\n[packages.\"n/p\".params]\nk = \"v\"\n[trust]\nn = [\"ed25519:00\"]\n",
+            "[revisions.a]\ngrant = []\nlock_timeout = 2\n[packages.\"n/p\".params]\nk = \"v\"\n[trust]\nn = [\"ed25519:0100000000000000000000000000000000000000000000000000000000000000\"]\n",
         )
         .unwrap();
         assert_eq!(s.revisions["a"].lock_timeout, Some(Duration::from_secs(2)));
         assert_eq!(s.packages["n/p"]["k"], "v");
-        assert_eq!(s.trust.namespaces["n"], ["ed25519:00"]);
+        assert_eq!(
+            s.trust.namespaces["n"],
+            ["ed25519:0100000000000000000000000000000000000000000000000000000000000000"]
+        );
         let err = Settings::parse("[other]\n").unwrap_err();
         assert!(err.contains("revisions"), "{err}");
     }
