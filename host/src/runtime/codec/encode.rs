@@ -191,18 +191,11 @@ impl PgValue {
             PgValue::Int8(v) => format!("{variant} value {v}"),
             PgValue::Float4(v) => format!("{variant} value {v}"),
             PgValue::Float8(v) => format!("{variant} value {v}"),
-            PgValue::Numeric(s)
-            | PgValue::Text(s)
-            | PgValue::Json(s)
-            | PgValue::Jsonb(s)
-            | PgValue::Uuid(s)
-            | PgValue::Date(s)
-            | PgValue::Time(s)
-            | PgValue::Timestamp(s)
-            | PgValue::Timestamptz(s) => format!("{variant} value {}", quote(s)),
             PgValue::Bytea(bytes) => format!("{variant} value of {} bytes", bytes.len()),
             PgValue::TextArray(items) => format!("{variant} value of {} elements", items.len()),
             PgValue::Int8Array(items) => format!("{variant} value of {} elements", items.len()),
+            // Every other variant travels as text.
+            text => format!("{variant} value {}", quote(text.as_text().unwrap_or(""))),
         }
     }
 
