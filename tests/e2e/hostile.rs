@@ -583,11 +583,48 @@ fn offline_scripts_never_carry_psql_meta_commands() {
         assert!(err.contains("meta-command"), "{err}");
         assert!(!script.contains('\\'), "{script}");
         // Whatever was printed, applied as a user would, runs no command.
-        let psql = Command::new("psql")
-            .args(["-X", "-q", "-d", &db.url, "-c", &script])
-            .output()
-            .expect("psql runs");
-        assert!(psql.status.success() || script.is_empty(), "{psql:?}");
+        let psql = psql_file(&db, &script);
+        assert!(psql.status.success(), "{psql:?}");
         assert!(!marker.exists(), "a meta-command ran");
     }
+}
+
+#[test]
+fn a_message_cannot_end_its_comment_in_an_offline_script() {
+    // A lock (from a package, a pull request) whose message holds a carriage
+    // return: psql ends the `-- Running …` comment there and would run the
+    // rest as a meta-command.
+    let marker = Path::new("/tmp/host-meta-message-ran");
+    let _ = std::fs::remove_file(marker);
+    let project = project_with(&[]);
+    let lock_path = project.path().join(LOCK_FILE);
+    let mut lock = Lock::parse(&std::fs::read_to_string(&lock_path).unwrap(), &lock_path).unwrap();
+    lock.revisions[0].message = "Initial schema\r\\! touch /tmp/host-meta-message-ran".into();
+    std::fs::write(&lock_path, lock.to_toml()).unwrap();
+    let run = crate::common::host_cmd(project.path(), None, &["upgrade", "head", "--sql"]);
+    let script = run.stdout();
+    run.ok();
+    assert!(!script.contains('\r'), "{script:?}");
+    assert!(
+        script.contains("-- Running upgrade c7bb9a9f0570 (root), Initial schema<U+000D>"),
+        "{script}"
+    );
+    let db = TestDb::new();
+    let psql = psql_file(&db, &script);
+    assert!(psql.status.success(), "{psql:?}");
+    assert!(!marker.exists(), "a meta-command ran");
+    assert_eq!(db.heads(), vec![REV3.to_string()]);
+}
+
+/// Applies `script` as a user applies an offline script: `psql -f`, which
+/// (unlike `-c`) reads meta-commands.
+fn psql_file(db: &TestDb, script: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("script.sql");
+    std::fs::write(&file, script).unwrap();
+    Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
+        .arg(&file)
+        .output()
+        .expect("psql runs")
 }

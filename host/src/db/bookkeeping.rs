@@ -152,7 +152,7 @@ CREATE TABLE IF NOT EXISTS {h} (
     component_blake3 TEXT,
     transcript_blake3 TEXT,
     schema_fingerprint TEXT,
-    applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     duration_ms DOUBLE PRECISION NOT NULL,
     host_version TEXT NOT NULL);
 ALTER TABLE {h} ADD COLUMN IF NOT EXISTS schema_fingerprint TEXT;
@@ -389,7 +389,7 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
         let mut pause = Duration::from_millis(5);
         loop {
             let row = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .query_one("SELECT pg_catalog.pg_try_advisory_lock($1)", &[&key])
                 .await
                 .map_err(sql("taking the migration lock"))?;
             if row.get::<_, bool>(0) {
@@ -409,7 +409,10 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     /// Releases the advisory lock.
     pub async fn unlock(&self, client: &Client) -> Result<(), StoreError> {
         client
-            .execute("SELECT pg_advisory_unlock($1)", &[&self.lock_key()])
+            .execute(
+                "SELECT pg_catalog.pg_advisory_unlock($1)",
+                &[&self.lock_key()],
+            )
             .await
             .map_err(sql("releasing the migration lock"))?;
         Ok(())
@@ -422,9 +425,9 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
             (key as u64 & 0xffff_ffff) as u32,
         );
         let q = "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), coalesce(a.client_addr::text, 'local')
-                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                 FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
                  WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1
-                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+                   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())";
         match client.query(q, &[&(hi as i64), &(lo as i64)]).await {
             Ok(rows) if !rows.is_empty() => rows
                 .iter()

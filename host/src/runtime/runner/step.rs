@@ -24,7 +24,7 @@ const ESCAPED: &str = "host: the revision ended the transaction it ran in";
 fn same_transaction_sql(txid: &str) -> String {
     let txid: String = txid.chars().filter(char::is_ascii_digit).collect();
     format!(
-        "DO $host$ BEGIN IF txid_current()::text <> '{txid}' THEN RAISE EXCEPTION '{ESCAPED}'; END IF; END $host$;\n"
+        "DO $host$ BEGIN IF pg_catalog.txid_current()::pg_catalog.text OPERATOR(pg_catalog.<>) '{txid}' THEN RAISE EXCEPTION '{ESCAPED}'; END IF; END $host$;\n"
     )
 }
 
@@ -166,7 +166,7 @@ impl StepRun<'_> {
             return Ok(None);
         }
         let query = if transactional {
-            format!("{begin} SELECT txid_current()::text")
+            format!("{begin} SELECT pg_catalog.txid_current()::pg_catalog.text")
         } else {
             begin.to_string()
         };
