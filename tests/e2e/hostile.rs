@@ -628,3 +628,18 @@ fn psql_file(db: &TestDb, script: &str) -> Output {
         .output()
         .expect("psql runs")
 }
+
+#[test]
+fn a_revision_that_rewrites_the_heads_table_is_not_recorded() {
+    // The guest deletes the head the bookkeeping moves and plants an older
+    // one; the host's UPDATE then matches nothing. Before the check, the step
+    // committed and the heads said c7bb9a9f0570: the next run re-applied two
+    // revisions on top of a schema that already had them.
+    let (db, project, before) = at_head_with("e00000000034");
+    let run = db.host(project.path(), &["run", "head"]);
+    let line = refused(&db, &before, run, "e00000000034");
+    assert!(!table_exists(&db, "canary_tampers_with_heads"), "{line}");
+    assert!(line.contains("heads table does not hold"), "{line}");
+    assert!(line.contains("rolled back"), "{line}");
+    assert_eq!(db.heads(), vec![REV3.to_string()]);
+}

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
+/// The start of the error raised when the heads table does not hold what a
+/// step leaves (see [`Tables::heads_check_sql`]).
+pub const HEADS_CHANGED: &str = "host: the heads table does not hold what this step leaves, so something in the step (the revision itself?) wrote to it";
+
 /// Names of the bookkeeping tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
@@ -188,6 +192,30 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
             literal(crate::VERSION),
         ));
         out
+    }
+
+    /// A statement that fails unless the heads table holds exactly `heads`.
+    ///
+    /// Sent after a step's own heads statements, in its transaction: a
+    /// revision that wrote to the heads table itself (deleted the row the
+    /// UPDATE moves, say) would otherwise leave heads that match nothing
+    /// that ran, and a later run would apply the same revisions again.
+    pub fn heads_check_sql(&self, heads: &[String]) -> String {
+        let mut sorted: Vec<&String> = heads.iter().collect();
+        sorted.sort();
+        let expected = sorted
+            .iter()
+            .map(|h| literal(h))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "DO $host$ DECLARE found pg_catalog.text[]; BEGIN \
+             SELECT COALESCE(pg_catalog.array_agg(version_num::pg_catalog.text ORDER BY version_num COLLATE pg_catalog.\"C\"), ARRAY[]::pg_catalog.text[]) INTO found FROM {v}; \
+             IF NOT (found OPERATOR(pg_catalog.=) ARRAY[{expected}]::pg_catalog.text[]) THEN \
+             RAISE EXCEPTION '{HEADS_CHANGED}: it holds % where the step leaves %', found, ARRAY[{expected}]::pg_catalog.text[]; \
+             END IF; END $host$;\n",
+            v = ident(&self.version),
+        )
     }
 
     /// The statements that move the heads table from `before` to `after`,
