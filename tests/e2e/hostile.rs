@@ -643,3 +643,33 @@ fn a_revision_that_rewrites_the_heads_table_is_not_recorded() {
     assert!(line.contains("rolled back"), "{line}");
     assert_eq!(db.heads(), vec![REV3.to_string()]);
 }
+
+#[test]
+fn text_from_a_lock_cannot_drive_the_terminal() {
+    // A message with a terminal escape (clear screen) and a carriage return,
+    // as a stranger's lock or package may hold: the host prints it escaped.
+    let project = project_with(&[]);
+    let lock_path = project.path().join(LOCK_FILE);
+    let mut lock = Lock::parse(&std::fs::read_to_string(&lock_path).unwrap(), &lock_path).unwrap();
+    lock.revisions[0].message = "Initial schema\u{1b}[2J\r\u{7}".into();
+    std::fs::write(&lock_path, lock.to_toml()).unwrap();
+    let db = TestDb::new();
+    for args in [
+        &["history"][..],
+        &["history", "--verbose"],
+        &["show", "c7bb9a9f0570"],
+        &["run", "head"],
+    ] {
+        let run = db.host(project.path(), args).ok();
+        let out = run.stdout() + &run.stderr();
+        assert!(
+            !out.contains(['\u{1b}', '\r', '\u{7}']),
+            "{args:?} printed raw control characters: {out:?}"
+        );
+        assert!(
+            out.contains(r"Initial schema\u{1b}[2J\r\u{7}"),
+            "{args:?}: {out}"
+        );
+    }
+    assert_eq!(db.heads(), vec![REV3.to_string()]);
+}

@@ -2,7 +2,7 @@
 //! and `resolve`, each also able to only print its SQL or its plan.
 
 use super::args::{Context, sandbox};
-use super::output::{describe_heads, print_plan};
+use super::output::{describe_heads, print_plan, terminal_safe};
 use super::{LockArgs, ModeArgs, RunArgs};
 use anyhow::Result;
 use host::graph::Revision;
@@ -71,12 +71,13 @@ fn step_printer(project: &Project) -> runner::Progress {
             direction,
         } => {
             let rev = graph.get(revision).expect("planned revisions exist");
-            say_raw!(
+            let line = format!(
                 "Running {} {}, {}",
                 direction,
                 arrow(rev, direction),
                 rev.message
             );
+            say_raw!("{}", terminal_safe(&line));
             use std::io::Write as _;
             let _ = std::io::stdout().flush();
             STEP_OPEN.store(true, Ordering::SeqCst);

@@ -9,14 +9,17 @@ use std::process::ExitCode;
 
 /// Writes a line to stdout, ignoring a closed pipe (`host history | head`):
 /// output is a report, and a migration must never die because nobody reads it.
+/// Control characters are escaped (see [`terminal_safe`]).
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let line = format!($($arg)*);
+        let _ = writeln!(std::io::stdout(), "{}", $crate::cli::output::terminal_safe(&line));
     }};
 }
 
-/// Like `say!` without the newline.
+/// Like `say!` without the newline and without escaping: for SQL scripts,
+/// whose text must reach psql exactly as the host rendered it.
 macro_rules! say_raw {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
@@ -27,8 +30,28 @@ macro_rules! say_raw {
 /// Prints an error for a person. Every error's own text names its cause; the
 /// chain would repeat it.
 pub fn error_text(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {e}");
+    eprintln!("error: {}", terminal_safe(&e.to_string()));
     ExitCode::FAILURE
+}
+
+/// Text made safe for a terminal: every control character but line feeds
+/// and tabs is escaped (`\u{1b}`, `\r`). Messages, ids and heads come from
+/// locks, packages and databases that a stranger may have written, and an
+/// escape sequence in them could clear the screen or rewrite earlier lines.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// Prints an error as `{"error": {"kind", "message"}}` on stdout, for `--json`

@@ -246,7 +246,7 @@ async fn install(
     }
     let done = package::install::install(root, &registry(&r.registry, insecure), &r, &opts).await?;
     for w in &done.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", super::output::terminal_safe(w));
     }
     say!("Installed {} ({})", done.package, done.digest);
     for id in &done.added {
