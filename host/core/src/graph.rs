@@ -241,6 +241,19 @@ impl Graph {
             .collect()
     }
 
+    /// Whether `id` is a head (a revision without children).
+    pub fn is_head(&self, id: &str) -> bool {
+        self.index
+            .get(id)
+            .is_some_and(|&i| self.children[i].is_empty())
+    }
+
+    /// Where `id` stands in the list the graph was built from (for a lock's
+    /// graph, its position in the lock), in constant time.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
     /// Revisions without parents, in topological order.
     pub fn bases(&self) -> Vec<&str> {
         self.topo
@@ -521,6 +534,9 @@ pub(crate) mod tests {
         assert_eq!(g.children("r"), vec!["a1", "b1"]);
         assert_eq!(g.heads_of(&set(&["r", "a1", "b1"])), vec!["a1", "b1"]);
         assert_eq!(g.heads_of(&set(&["r", "a1", "b1", "m"])), vec!["m"]);
+        assert!(g.is_head("m") && !g.is_head("a1") && !g.is_head("nope"));
+        assert_eq!(g.position("b1"), Some(2));
+        assert_eq!(g.position("nope"), None);
     }
 
     #[test]

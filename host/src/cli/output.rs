@@ -126,7 +126,7 @@ pub fn labels_text(rev: &Revision) -> String {
 /// Alembic's markers: head, base, branchpoint, mergepoint.
 pub fn marks(project: &Project, rev: &Revision) -> String {
     let mut m = Vec::new();
-    if project.graph.heads().contains(&rev.id.as_str()) {
+    if project.graph.is_head(&rev.id) {
         m.push("head");
     }
     if rev.parents.is_empty() {
