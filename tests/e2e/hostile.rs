@@ -673,3 +673,16 @@ fn text_from_a_lock_cannot_drive_the_terminal() {
     }
     assert_eq!(db.heads(), vec![REV3.to_string()]);
 }
+
+#[test]
+fn a_heads_update_that_matches_nothing_is_not_a_recorded_step() {
+    // The guest moves the heads row to its own id first, so the host's
+    // UPDATE from 934f38a4fc73 changes no row: what a second run that got
+    // past the lock would meet. The step is refused, not recorded.
+    let (db, project, before) = at_head_with("e00000000035");
+    let run = db.host(project.path(), &["run", "head"]);
+    let line = refused(&db, &before, run, "e00000000035");
+    assert!(!table_exists(&db, "canary_moves_its_own_head"), "{line}");
+    assert!(line.contains("heads this step started from"), "{line}");
+    assert!(line.contains("rolled back"), "{line}");
+}

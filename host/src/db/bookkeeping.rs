@@ -9,6 +9,10 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 /// The start of the error raised when the heads table does not hold what a
+/// step starts from (see [`Tables::heads_before_check_sql`]).
+pub const HEADS_MOVED: &str = "host: the heads table does not hold the heads this step started from, so another writer (the revision itself, or a run that did not wait for the lock) changed it";
+
+/// The start of the error raised when the heads table does not hold what a
 /// step leaves (see [`Tables::heads_check_sql`]).
 pub const HEADS_CHANGED: &str = "host: the heads table does not hold what this step leaves, so something in the step (the revision itself?) wrote to it";
 
@@ -194,6 +198,16 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
         out
     }
 
+    /// A statement that fails unless the heads table holds exactly `heads`,
+    /// the ones a step starts from. It locks the rows it reads, so a
+    /// concurrent writer's change is waited for and then seen: sent before a
+    /// step's own heads statements, it stops an UPDATE that would match
+    /// nothing (a run that did not hold the lock, a revision that moved the
+    /// heads itself) from going unnoticed.
+    pub fn heads_before_check_sql(&self, heads: &[String]) -> String {
+        self.check_heads_sql(heads, " FOR UPDATE", HEADS_MOVED, "the step started from")
+    }
+
     /// A statement that fails unless the heads table holds exactly `heads`.
     ///
     /// Sent after a step's own heads statements, in its transaction: a
@@ -201,6 +215,10 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     /// UPDATE moves, say) would otherwise leave heads that match nothing
     /// that ran, and a later run would apply the same revisions again.
     pub fn heads_check_sql(&self, heads: &[String]) -> String {
+        self.check_heads_sql(heads, "", HEADS_CHANGED, "the step leaves")
+    }
+
+    fn check_heads_sql(&self, heads: &[String], locking: &str, error: &str, what: &str) -> String {
         let mut sorted: Vec<&String> = heads.iter().collect();
         sorted.sort();
         let expected = sorted
@@ -210,9 +228,9 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
             .join(", ");
         format!(
             "DO $host$ DECLARE found pg_catalog.text[]; BEGIN \
-             SELECT COALESCE(pg_catalog.array_agg(version_num::pg_catalog.text ORDER BY version_num COLLATE pg_catalog.\"C\"), ARRAY[]::pg_catalog.text[]) INTO found FROM {v}; \
+             SELECT COALESCE(pg_catalog.array_agg(version_num::pg_catalog.text ORDER BY version_num COLLATE pg_catalog.\"C\"), ARRAY[]::pg_catalog.text[]) INTO found FROM (SELECT version_num FROM {v}{locking}) AS heads; \
              IF NOT (found OPERATOR(pg_catalog.=) ARRAY[{expected}]::pg_catalog.text[]) THEN \
-             RAISE EXCEPTION '{HEADS_CHANGED}: it holds % where the step leaves %', found, ARRAY[{expected}]::pg_catalog.text[]; \
+             RAISE EXCEPTION '{error}: it holds % where {what} %', found, ARRAY[{expected}]::pg_catalog.text[]; \
              END IF; END $host$;\n",
             v = ident(&self.version),
         )

@@ -134,18 +134,26 @@ impl StepRun<'_> {
             schema_fingerprint: fingerprint.as_deref(),
             duration,
         };
-        let heads_check = self.opts.tables.heads_check_sql(&self.step.heads_after);
+        let tables = &self.opts.tables;
+        // The heads must be what the step started from, and then what it leaves.
+        let checked = |sql: String| {
+            format!(
+                "{}{sql}{}",
+                tables.heads_before_check_sql(self.heads),
+                tables.heads_check_sql(&self.step.heads_after)
+            )
+        };
         let bookkeeping = match untransacted {
             None => format!(
-                "{}{}{heads_check}",
+                "{}{}",
                 txid.as_deref()
                     .map(same_transaction_sql)
                     .unwrap_or_default(),
-                self.opts.tables.step_sql(&record)
+                checked(tables.step_sql(&record))
             ),
             Some(id) => format!(
-                "{RESET_TIMEOUTS}BEGIN;\n{}{heads_check}",
-                self.opts.tables.finish_untransacted_sql(id, &record)
+                "{RESET_TIMEOUTS}BEGIN;\n{}",
+                checked(tables.finish_untransacted_sql(id, &record))
             ),
         };
         self.commit(&bookkeeping, &session).await?;
