@@ -22,8 +22,8 @@
 //! Timestamps written without an offset are taken as UTC wherever an instant is
 //! needed: the session's `TimeZone` is unknown while a parameter is encoded.
 //!
-//! Layout: [`encode`] turns a value into a parameter, [`decode`] a column into a
-//! value; both lean on the input syntax in [`text`], [`datetime`] and [`numeric`].
+//! Layout: `encode.rs` turns a value into a parameter, `decode.rs` a column into a
+//! value; both lean on the input syntax in `text.rs`, `datetime.rs` and `numeric.rs`.
 
 // Crate-visible for its calendar (`days_from_civil`, `civil_from_days`),
 // which the build wing is to reuse rather than keep a second one.

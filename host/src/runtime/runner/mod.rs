@@ -3,8 +3,8 @@
 //! advisory lock.
 //!
 //! Layout: this file holds the run's options, errors, events and report and
-//! takes the lock; [`step`] runs one step online, [`offline`] renders a plan
-//! as a script (remembered in [`script_cache`]), [`admin`] stamps and resolves.
+//! takes the lock; `step.rs` runs one step online, `offline.rs` renders a plan
+//! as a script (remembered in [`script_cache`]), `admin.rs` stamps and resolves.
 
 mod admin;
 mod offline;

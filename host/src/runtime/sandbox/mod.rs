@@ -2,8 +2,8 @@
 //! project's own interfaces, CPU (fuel) and memory limits, and an on-disk
 //! cache of compiled components.
 //!
-//! Layout: this file sets up the engine and runs calls; [`guest`] is what a
-//! guest's imports do, [`cache`] the compile cache, [`surface`] the check of
+//! Layout: this file sets up the engine and runs calls; `guest.rs` is what a
+//! guest's imports do, `cache.rs` the compile cache, `surface.rs` the check of
 //! what a component imports and exports, [`wasi`] the deny-by-default WASI.
 
 mod cache;
