@@ -686,3 +686,62 @@ fn a_heads_update_that_matches_nothing_is_not_a_recorded_step() {
     assert!(line.contains("heads this step started from"), "{line}");
     assert!(line.contains("rolled back"), "{line}");
 }
+
+#[test]
+fn a_guest_cannot_release_the_run_lock() {
+    // The guest calls pg_advisory_unlock_all() through dynamic SQL and then
+    // sleeps. A second run started meanwhile must still wait for the first
+    // and then find nothing to do; with the lock on the guest's connection it
+    // went in and ran the revision a second time.
+    let db = TestDb::new();
+    let project = project_with(&["e00000000036"]);
+    db.host(project.path(), &["upgrade", REV3]).ok();
+    let first = Command::new(env!("CARGO_BIN_EXE_host"))
+        .arg("--migrations")
+        .arg(project.path())
+        .args(["--database-url", &db.url, "run", "head"])
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the host binary runs");
+    // Wait until the guest has released the lock and sleeps.
+    let mut client = db.client();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let sleeping: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND query LIKE '%releases_the_run_lock%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if sleeping > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guest never reached its sleep"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = db.host(project.path(), &["run", "head"]);
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second_out = second.stdout();
+    second.ok();
+    assert!(second_out.contains("Nothing to do"), "{second_out}");
+    assert_eq!(db.heads(), vec!["e00000000036".to_string()]);
+    let applied = db
+        .history()
+        .iter()
+        .filter(|(rev, dir)| rev == "e00000000036" && dir == "upgrade")
+        .count();
+    assert_eq!(applied, 1, "the revision ran once");
+}

@@ -24,7 +24,8 @@ pub async fn migrate(ctx: &Context, direction: Direction, a: &RunArgs) -> Result
         return Ok(ExitCode::SUCCESS);
     }
     let target = Target::parse(&a.target)?;
-    let client = ctx.connect().await?.client;
+    let db = ctx.connect().await?;
+    let client = db.client.clone();
     let heads = opts.tables.read_heads(&client).await?;
     let plan = runner::make_plan(&project, direction, &target, &heads)?;
     if plan.is_empty() && !a.mode.plan {
@@ -44,7 +45,12 @@ pub async fn migrate(ctx: &Context, direction: Direction, a: &RunArgs) -> Result
         progress: Some(step_printer(&project)),
         ..opts
     };
-    let result = runner::migrate(&project, &client, &sandbox, direction, &target, &opts).await;
+    // The run lock lives on a connection the guest never reaches.
+    let lock = host::db::connect::connect(&db.config, &db.origin).await?;
+    let result = runner::migrate(
+        &project, &client, &lock, &sandbox, direction, &target, &opts,
+    )
+    .await;
     if result.is_err() && STEP_OPEN.swap(false, Ordering::SeqCst) {
         say!(" failed");
     }

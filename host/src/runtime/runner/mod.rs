@@ -274,9 +274,15 @@ pub fn make_plan(
 }
 
 /// Moves the database to `target`.
+///
+/// The run lock is held on `lock`, a connection of its own: the guest's SQL
+/// goes through `client`, and a session lock on that connection could be
+/// released by it (`pg_advisory_unlock_all()` spelled through dynamic SQL,
+/// `DISCARD ALL` outside a transaction), letting a second run in.
 pub async fn migrate(
     project: &Project,
     client: &Arc<Client>,
+    lock: &Client,
     sandbox: &Sandbox,
     direction: Direction,
     target: &Target,
@@ -285,7 +291,7 @@ pub async fn migrate(
     // Callers answer a no-op run before building a sandbox (see the CLI);
     // here the plan is made once, under the lock.
     locked(
-        client,
+        lock,
         opts,
         migrate_locked(project, client, sandbox, direction, target, opts),
     )
