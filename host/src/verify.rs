@@ -155,11 +155,11 @@ pub async fn replay(
         let extra: BTreeSet<String> = applied.difference(&goal).cloned().collect();
         if !extra.is_empty() {
             let down = plan::downgrade_from(graph, &applied, extra);
-            runner::execute(project, scratch, sandbox, &down, &opts).await?;
+            runner::execute(project, scratch, None, sandbox, &down, &opts).await?;
         }
         applied = applied.intersection(&goal).cloned().collect();
         let up = plan::upgrade_to(graph, &applied, std::slice::from_ref(&rev.id));
-        let report = runner::execute(project, scratch, sandbox, &up, &opts).await?;
+        let report = runner::execute(project, scratch, None, sandbox, &up, &opts).await?;
         applied = goal;
         let transcript = report
             .steps
@@ -190,7 +190,7 @@ pub async fn expected_schema(
         &BTreeSet::new(),
         &project.graph.sorted(applied),
     );
-    runner::execute(project, scratch, sandbox, &up, &scratch_options(opts)).await?;
+    runner::execute(project, scratch, None, sandbox, &up, &scratch_options(opts)).await?;
     Ok(Schema::read(scratch, &opts.scope()).await?)
 }
 

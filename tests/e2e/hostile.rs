@@ -696,37 +696,8 @@ fn a_guest_cannot_release_the_run_lock() {
     let db = TestDb::new();
     let project = project_with(&["e00000000036"]);
     db.host(project.path(), &["upgrade", REV3]).ok();
-    let first = Command::new(env!("CARGO_BIN_EXE_host"))
-        .arg("--migrations")
-        .arg(project.path())
-        .args(["--database-url", &db.url, "run", "head"])
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the host binary runs");
-    // Wait until the guest has released the lock and sleeps.
-    let mut client = db.client();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let sleeping: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND query LIKE '%releases_the_run_lock%' AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if sleeping > 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the guest never reached its sleep"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let first = spawn_run_head(&db, project.path());
+    wait_for_the_sleep(&db);
     let second = db.host(project.path(), &["run", "head"]);
     let first = first.wait_with_output().unwrap();
     assert!(
@@ -744,4 +715,73 @@ fn a_guest_cannot_release_the_run_lock() {
         .filter(|(rev, dir)| rev == "e00000000036" && dir == "upgrade")
         .count();
     assert_eq!(applied, 1, "the revision ran once");
+}
+
+/// Starts `host run head` on `project` against `db`, in the background.
+fn spawn_run_head(db: &TestDb, project: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_host"))
+        .arg("--migrations")
+        .arg(project)
+        .args(["--database-url", &db.url, "run", "head"])
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the host binary runs")
+}
+
+/// Waits until guest e00000000036 has released its session's locks and sleeps.
+fn wait_for_the_sleep(db: &TestDb) {
+    let mut client = db.client();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let sleeping: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND query LIKE '%releases_the_run_lock%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if sleeping > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guest never reached its sleep"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_step_does_not_commit_once_the_run_lock_is_lost() {
+    // The connection holding the lock dies while a revision runs (a proxy
+    // restart, an administrator's pg_terminate_backend): another run may
+    // already be under way, so the step is rolled back, and says so.
+    let db = TestDb::new();
+    let project = project_with(&["e00000000036"]);
+    db.host(project.path(), &["upgrade", REV3]).ok();
+    let before = state(&db);
+    let first = spawn_run_head(&db, project.path());
+    wait_for_the_sleep(&db);
+    let killed: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+             WHERE l.locktype = 'advisory' AND l.granted \
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) t",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1, "one connection held the run lock");
+    let run = Run {
+        output: first.wait_with_output().unwrap(),
+    };
+    let line = refused(&db, &before, run, "e00000000036");
+    assert!(line.contains("holding the run lock failed"), "{line}");
+    assert!(line.contains("rolled back"), "{line}");
+    assert!(!table_exists(&db, "canary_releases_the_run_lock"), "{line}");
 }

@@ -293,7 +293,7 @@ pub async fn migrate(
     locked(
         lock,
         opts,
-        migrate_locked(project, client, sandbox, direction, target, opts),
+        migrate_locked(project, client, lock, sandbox, direction, target, opts),
     )
     .await
 }
@@ -316,6 +316,7 @@ async fn locked<T>(
 async fn migrate_locked(
     project: &Project,
     client: &Arc<Client>,
+    lock: &Client,
     sandbox: &Sandbox,
     direction: Direction,
     target: &Target,
@@ -331,7 +332,7 @@ async fn migrate_locked(
             heads,
         });
     }
-    execute(project, client, sandbox, &plan, opts).await
+    execute(project, client, Some(lock), sandbox, &plan, opts).await
 }
 
 /// Stops a run while an earlier revision outside a transaction is unfinished.

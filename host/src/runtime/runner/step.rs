@@ -37,6 +37,7 @@ const RESET_TIMEOUTS: &str = "RESET statement_timeout; RESET lock_timeout;\n";
 pub async fn execute(
     project: &Project,
     client: &Arc<Client>,
+    lock: Option<&Client>,
     sandbox: &Sandbox,
     plan: &Plan,
     opts: &RunOptions,
@@ -62,6 +63,7 @@ pub async fn execute(
         let run = StepRun {
             project,
             client,
+            lock,
             sandbox,
             opts,
             step,
@@ -83,6 +85,8 @@ pub async fn execute(
 struct StepRun<'a> {
     project: &'a Project,
     client: &'a Arc<Client>,
+    /// The connection holding the run lock, when the caller took one.
+    lock: Option<&'a Client>,
     sandbox: &'a Sandbox,
     opts: &'a RunOptions,
     step: &'a plan::Step,
@@ -280,6 +284,18 @@ impl StepRun<'_> {
     /// Sends the bookkeeping and COMMIT; a failure is reported as the SQL error
     /// the guest ignored, as the guest ending the transaction, or as itself.
     async fn commit(&self, bookkeeping: &str, session: &Session) -> Result<(), RunError> {
+        // The lock is a session lock: if its connection closed, another run
+        // may already be under way, so the step must not commit.
+        if self.lock.is_some_and(Client::is_closed) {
+            rollback(self.client).await;
+            return Err(RunError::Commit {
+                revision: self.step.revision.clone(),
+                what: "holding the run lock",
+                detail: "the connection that held it closed, so another run may have started"
+                    .to_string(),
+                heads: self.heads.to_vec(),
+            });
+        }
         let Err(e) = self
             .client
             .batch_execute(&format!("{bookkeeping}COMMIT"))
