@@ -131,7 +131,9 @@ pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn percent_encode(s: &str) -> String {
+/// Percent-encodes everything but RFC 3986's unreserved characters (also
+/// what the registry client needs for query values).
+pub(crate) fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

@@ -196,18 +196,6 @@ fn bearer_challenge(header: &str) -> Option<Vec<(String, String)>> {
     Some(params)
 }
 
-/// Percent-encodes a query value.
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// A response: status, selected headers and body.
 struct Reply {
     status: u16,
@@ -404,7 +392,10 @@ impl Registry {
         let mut sep = if url.contains('?') { '&' } else { '?' };
         for key in ["service", "scope"] {
             if let Some(v) = get(key) {
-                url.push_str(&format!("{sep}{key}={}", encode(v)));
+                url.push_str(&format!(
+                    "{sep}{key}={}",
+                    crate::db::connect::percent_encode(v)
+                ));
                 sep = '&';
             }
         }
@@ -559,7 +550,10 @@ impl Registry {
             detail: "the registry started an upload without a Location".to_string(),
         })?;
         let sep = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{sep}digest={}", encode(&d));
+        let url = format!(
+            "{location}{sep}digest={}",
+            crate::db::connect::percent_encode(&d)
+        );
         let done = self.send(
             "PUT",
             &url,
@@ -728,6 +722,9 @@ mod tests {
 
     #[test]
     fn encodes_query_values() {
-        assert_eq!(encode("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
+        assert_eq!(
+            crate::db::connect::percent_encode("repository:a/b:pull"),
+            "repository%3Aa%2Fb%3Apull"
+        );
     }
 }

@@ -26,6 +26,9 @@ pub fn terminate(statement: &str) -> String {
 /// shell command), so no script the host writes may contain one; the server
 /// would reject it anyway, so refusing it costs an honest revision nothing.
 pub fn meta_command(statement: &str) -> Option<usize> {
+    if !statement.contains('\\') {
+        return None;
+    }
     [true, false].into_iter().find_map(|standard| {
         lex_with(statement, standard)
             .into_iter()

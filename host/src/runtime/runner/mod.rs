@@ -290,11 +290,19 @@ pub async fn migrate(
 ) -> Result<RunReport, RunError> {
     // Callers answer a no-op run before building a sandbox (see the CLI);
     // here the plan is made once, under the lock.
-    locked(
-        lock,
-        opts,
-        migrate_locked(project, client, lock, sandbox, direction, target, opts),
-    )
+    locked(lock, opts, async {
+        refuse_unfinished(client, opts).await?;
+        // Another run may have moved the database while we waited for the lock.
+        let heads = opts.tables.read_heads(client).await?;
+        let plan = make_plan(project, direction, target, &heads)?;
+        if plan.is_empty() {
+            return Ok(RunReport {
+                steps: Vec::new(),
+                heads,
+            });
+        }
+        execute(project, client, Some(lock), sandbox, &plan, opts).await
+    })
     .await
 }
 
@@ -311,28 +319,6 @@ async fn locked<T>(
     let r = result?;
     unlocked?;
     Ok(r)
-}
-
-async fn migrate_locked(
-    project: &Project,
-    client: &Arc<Client>,
-    lock: &Client,
-    sandbox: &Sandbox,
-    direction: Direction,
-    target: &Target,
-    opts: &RunOptions,
-) -> Result<RunReport, RunError> {
-    refuse_unfinished(client, opts).await?;
-    // Another run may have moved the database while we waited for the lock.
-    let heads = opts.tables.read_heads(client).await?;
-    let plan = make_plan(project, direction, target, &heads)?;
-    if plan.is_empty() {
-        return Ok(RunReport {
-            steps: Vec::new(),
-            heads,
-        });
-    }
-    execute(project, client, Some(lock), sandbox, &plan, opts).await
 }
 
 /// Stops a run while an earlier revision outside a transaction is unfinished.
