@@ -366,7 +366,13 @@ pub async fn verify_history(
     opts: &RunOptions,
 ) -> Result<Vec<Finding>, VerifyError> {
     let mut out = Vec::new();
-    for row in opts.tables.history(client).await? {
+    let tables = opts.tables.locate(client).await?;
+    for attached in tables.attachments(client).await? {
+        out.push(Finding::HistoryComponent(format!(
+            "{attached}: it can change what the host records in its bookkeeping, so the history cannot be trusted; drop it and compare the history with the lock again"
+        )));
+    }
+    for row in tables.history(client).await? {
         if row.direction != "upgrade" {
             continue;
         }

@@ -96,7 +96,7 @@ fn offline_ranges_and_downgrades() {
     );
     assert!(
         down.contains(&format!(
-            "UPDATE \"alembic_version\" SET version_num = E'{REV2}'"
+            "UPDATE ONLY \"public\".\"alembic_version\" SET version_num = E'{REV2}'"
         )),
         "{down}"
     );
@@ -188,7 +188,7 @@ fn stamp_moves_the_heads_without_running_revisions() {
         .stdout();
     assert!(
         sql.contains(&format!(
-            "INSERT INTO \"alembic_version\" (version_num) VALUES (E'{REV2}')"
+            "INSERT INTO \"public\".\"alembic_version\" (version_num) VALUES (E'{REV2}')"
         )),
         "{sql}"
     );

@@ -29,6 +29,7 @@ impl Context {
             tables: Tables {
                 version: cli.version_table.clone(),
                 history: cli.history_table.clone(),
+                schema: cli.version_table_schema.clone(),
             },
             database_url: cli.database_url.clone(),
         }

@@ -130,8 +130,8 @@ pub async fn stamp(
         let after = plan::stamp(&project.graph, &[], &targets, true)?;
         say_raw!(
             "BEGIN;\n{}{}COMMIT;\n",
-            opts.tables.ensure_sql(),
-            opts.tables.stamp_sql(&[], &after, purge)
+            opts.tables.offline().ensure_sql(),
+            opts.tables.offline().stamp_sql(&[], &after, purge)
         );
         return Ok(ExitCode::SUCCESS);
     }

@@ -38,6 +38,10 @@ pub struct Cli {
     /// Name of the history table.
     #[arg(long, global = true, default_value = "host_history")]
     pub history_table: String,
+    /// Schema of both tables (Alembic's version_table_schema). Default: the one
+    /// schema that has the heads table, else public; never found through search_path.
+    #[arg(long, global = true)]
+    pub version_table_schema: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

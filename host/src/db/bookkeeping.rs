@@ -16,13 +16,26 @@ pub const HEADS_MOVED: &str = "host: the heads table does not hold the heads thi
 /// step leaves (see [`Tables::heads_check_sql`]).
 pub const HEADS_CHANGED: &str = "host: the heads table does not hold what this step leaves, so something in the step (the revision itself?) wrote to it";
 
-/// Names of the bookkeeping tables.
+/// The start of the error raised when something is attached to the
+/// bookkeeping tables (see [`Bookkeeping::intact_check_sql`]).
+pub const TAMPERED: &str = "host: the bookkeeping tables are not plain tables any more";
+
+/// The schema the bookkeeping tables are created in when none is named and
+/// the database has none yet. Fixed rather than `current_schema()`, so that
+/// where they land depends neither on `search_path` (a schema named like the
+/// role comes first by default) nor on what a revision set.
+pub const DEFAULT_SCHEMA: &str = "public";
+
+/// Names of the bookkeeping tables, as the flags give them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
     /// Alembic's heads table, one row per head.
     pub version: String,
     /// The audit trail, one row per applied or reverted revision.
     pub history: String,
+    /// The schema holding both (Alembic's `version_table_schema`); when
+    /// unset, the one schema that has the heads table, else [`DEFAULT_SCHEMA`].
+    pub schema: Option<String>,
 }
 
 impl Default for Tables {
@@ -30,8 +43,22 @@ impl Default for Tables {
         Tables {
             version: "alembic_version".into(),
             history: "host_history".into(),
+            schema: None,
         }
     }
+}
+
+/// The bookkeeping tables once their schema is known: every statement the
+/// host sends names them schema-qualified, so no `search_path` (the
+/// server's, the role's, or one a revision set) can point it elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bookkeeping {
+    /// The schema holding both tables.
+    pub schema: String,
+    /// The heads table's name.
+    pub version: String,
+    /// The history table's name.
+    pub history: String,
 }
 
 /// Why bookkeeping failed.
@@ -44,6 +71,16 @@ pub enum StoreError {
         what: &'static str,
         /// The error.
         source: tokio_postgres::Error,
+    },
+    /// The heads table exists in more than one schema.
+    #[error(
+        "the heads table {table} exists in more than one schema ({schemas}), so host cannot tell which one records this database's state; name it with --version-table-schema"
+    )]
+    Ambiguous {
+        /// The heads table's name.
+        table: String,
+        /// The schemas that have one, comma-separated.
+        schemas: String,
     },
     /// Another migrator held the lock too long.
     #[error(
@@ -129,10 +166,20 @@ pub struct StepRecord<'a> {
     pub duration: Duration,
 }
 
-impl Tables {
+impl Bookkeeping {
+    /// The heads table, schema-qualified.
+    pub fn v(&self) -> String {
+        format!("{}.{}", ident(&self.schema), ident(&self.version))
+    }
+
+    /// The history table, schema-qualified.
+    pub fn h(&self) -> String {
+        format!("{}.{}", ident(&self.schema), ident(&self.history))
+    }
+
     /// Reads the heads table; a missing table means the database is at base.
     pub async fn read_heads(&self, client: &Client) -> Result<Vec<String>, StoreError> {
-        let q = format!("SELECT version_num FROM {}", ident(&self.version));
+        let q = format!("SELECT version_num FROM ONLY {}", self.v());
         match client.simple_query(&q).await {
             Ok(msgs) => Ok(msgs
                 .into_iter()
@@ -166,9 +213,9 @@ CREATE TABLE IF NOT EXISTS {h} (
 ALTER TABLE {h} ADD COLUMN IF NOT EXISTS schema_fingerprint TEXT;
 ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
 ",
-            v = ident(&self.version),
+            v = self.v(),
             vpk = ident(&format!("{}_pkc", self.version)),
-            h = ident(&self.history),
+            h = self.h(),
         )
     }
 
@@ -186,7 +233,7 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
         let mut out = self.heads_sql(rec.heads_before, rec.heads_after);
         out.push_str(&format!(
             "INSERT INTO {} (revision, direction, component_blake3, transcript_blake3, schema_fingerprint, duration_ms, host_version) VALUES ({}, {}, {}, {}, {}, {}, {});\n",
-            ident(&self.history),
+            self.h(),
             literal(rec.revision),
             literal(&rec.direction.to_string()),
             literal(rec.component_blake3),
@@ -205,7 +252,37 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     /// nothing (a run that did not hold the lock, a revision that moved the
     /// heads itself) from going unnoticed.
     pub fn heads_before_check_sql(&self, heads: &[String]) -> String {
-        self.check_heads_sql(heads, " FOR UPDATE", HEADS_MOVED, "the step started from")
+        format!(
+            "{}{}",
+            self.intact_check_sql(),
+            self.check_heads_sql(heads, " FOR UPDATE", HEADS_MOVED, "the step started from")
+        )
+    }
+
+    /// A statement that fails if anything that could change what the host
+    /// writes or reads is attached to the bookkeeping tables: a trigger (one
+    /// that blanked the hashes of each new history row made `host verify`
+    /// pass), a rule, row-level security, or a child table (whose rows a
+    /// plain SELECT would add to the heads). Sent before the step's own
+    /// bookkeeping, in its transaction, after the revision's SQL.
+    pub fn intact_check_sql(&self) -> String {
+        let oids = format!(
+            "ARRAY[{}::pg_catalog.regclass::pg_catalog.oid, {}::pg_catalog.regclass::pg_catalog.oid]",
+            literal(&self.v()),
+            literal(&self.h())
+        );
+        format!(
+            "DO $host$ BEGIN IF \
+             EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) ANY ({oids}) AND NOT tgisinternal) \
+             OR EXISTS (SELECT FROM pg_catalog.pg_rewrite WHERE ev_class OPERATOR(pg_catalog.=) ANY ({oids})) \
+             OR EXISTS (SELECT FROM pg_catalog.pg_inherits WHERE inhparent OPERATOR(pg_catalog.=) ANY ({oids})) \
+             OR EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) ANY ({oids}) \
+                        AND (relkind OPERATOR(pg_catalog.<>) 'r' OR relrowsecurity)) THEN \
+             RAISE EXCEPTION '{TAMPERED}: a trigger, rule, row-level security or a child table is attached to % or %, which could change what the host records', {}, {}; \
+             END IF; END $host$;\n",
+            literal(&self.v()),
+            literal(&self.h()),
+        )
     }
 
     /// A statement that fails unless the heads table holds exactly `heads`.
@@ -228,12 +305,34 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
             .join(", ");
         format!(
             "DO $host$ DECLARE found pg_catalog.text[]; BEGIN \
-             SELECT COALESCE(pg_catalog.array_agg(version_num::pg_catalog.text ORDER BY version_num COLLATE pg_catalog.\"C\"), ARRAY[]::pg_catalog.text[]) INTO found FROM (SELECT version_num FROM {v}{locking}) AS heads; \
+             SELECT COALESCE(pg_catalog.array_agg(version_num::pg_catalog.text ORDER BY version_num COLLATE pg_catalog.\"C\"), ARRAY[]::pg_catalog.text[]) INTO found FROM (SELECT version_num FROM ONLY {v}{locking}) AS heads; \
              IF NOT (found OPERATOR(pg_catalog.=) ARRAY[{expected}]::pg_catalog.text[]) THEN \
              RAISE EXCEPTION '{error}: it holds % where {what} %', found, ARRAY[{expected}]::pg_catalog.text[]; \
              END IF; END $host$;\n",
-            v = ident(&self.version),
+            v = self.v(),
         )
+    }
+
+    /// What is attached to the bookkeeping tables that could change what the
+    /// host writes or reads (see [`Bookkeeping::intact_check_sql`]), in words;
+    /// empty when they are plain tables or do not exist yet.
+    pub async fn attachments(&self, client: &Client) -> Result<Vec<String>, StoreError> {
+        let q = "WITH t(oid) AS (SELECT pg_catalog.to_regclass(x) FROM pg_catalog.unnest($1::pg_catalog.text[]) AS x)
+            SELECT 'trigger ' || pg_catalog.quote_ident(g.tgname) || ' on ' || g.tgrelid::pg_catalog.regclass::pg_catalog.text
+              FROM pg_catalog.pg_trigger g JOIN t ON g.tgrelid OPERATOR(pg_catalog.=) t.oid WHERE NOT g.tgisinternal
+            UNION ALL SELECT 'rule ' || pg_catalog.quote_ident(r.rulename) || ' on ' || r.ev_class::pg_catalog.regclass::pg_catalog.text
+              FROM pg_catalog.pg_rewrite r JOIN t ON r.ev_class OPERATOR(pg_catalog.=) t.oid
+            UNION ALL SELECT 'child table ' || i.inhrelid::pg_catalog.regclass::pg_catalog.text || ' of ' || i.inhparent::pg_catalog.regclass::pg_catalog.text
+              FROM pg_catalog.pg_inherits i JOIN t ON i.inhparent OPERATOR(pg_catalog.=) t.oid
+            UNION ALL SELECT 'row-level security on ' || c.oid::pg_catalog.regclass::pg_catalog.text
+              FROM pg_catalog.pg_class c JOIN t ON c.oid OPERATOR(pg_catalog.=) t.oid WHERE c.relrowsecurity
+            ORDER BY 1";
+        let names = vec![self.v(), self.h()];
+        let rows = client
+            .query(q, &[&names])
+            .await
+            .map_err(sql("reading what is attached to the bookkeeping tables"))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     /// The statements that move the heads table from `before` to `after`,
@@ -242,18 +341,18 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     pub fn heads_sql(&self, before: &[String], after: &[String]) -> String {
         let removed: Vec<&String> = before.iter().filter(|h| !after.contains(h)).collect();
         let added: Vec<&String> = after.iter().filter(|h| !before.contains(h)).collect();
-        let v = ident(&self.version);
+        let v = self.v();
         let mut out = String::new();
         if let ([old], [new]) = (removed.as_slice(), added.as_slice()) {
             out.push_str(&format!(
-                "UPDATE {v} SET version_num = {} WHERE version_num = {};\n",
+                "UPDATE ONLY {v} SET version_num = {} WHERE version_num = {};\n",
                 literal(new),
                 literal(old)
             ));
         } else {
             for old in &removed {
                 out.push_str(&format!(
-                    "DELETE FROM {v} WHERE version_num = {};\n",
+                    "DELETE FROM ONLY {v} WHERE version_num = {};\n",
                     literal(old)
                 ));
             }
@@ -272,8 +371,8 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     pub fn stamp_sql(&self, before: &[String], after: &[String], purge: bool) -> String {
         let mut out = if purge {
             format!(
-                "DELETE FROM {};\n{}",
-                ident(&self.version),
+                "DELETE FROM ONLY {};\n{}",
+                self.v(),
                 self.heads_sql(&[], after)
             )
         } else {
@@ -282,7 +381,7 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
         for head in after.iter().filter(|h| purge || !before.contains(h)) {
             out.push_str(&format!(
                 "INSERT INTO {} (revision, direction, duration_ms, host_version) VALUES ({}, 'stamp', 0, {});\n",
-                ident(&self.history),
+                self.h(),
                 literal(head),
                 literal(crate::VERSION),
             ));
@@ -301,7 +400,7 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     ) -> Result<i64, StoreError> {
         let q = format!(
             "INSERT INTO {} (revision, direction, component_blake3, duration_ms, host_version, outcome) VALUES ($1, $2, $3, 0, $4, 'running') RETURNING id",
-            ident(&self.history)
+            self.h()
         );
         let row = client
             .query_one(
@@ -324,8 +423,8 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     pub fn finish_untransacted_sql(&self, id: i64, rec: &StepRecord<'_>) -> String {
         let mut out = self.heads_sql(rec.heads_before, rec.heads_after);
         out.push_str(&format!(
-            "UPDATE {} SET outcome = NULL, transcript_blake3 = {}, schema_fingerprint = {}, duration_ms = {} WHERE id = {id};\n",
-            ident(&self.history),
+            "UPDATE ONLY {} SET outcome = NULL, transcript_blake3 = {}, schema_fingerprint = {}, duration_ms = {} WHERE id = {id};\n",
+            self.h(),
             literal(rec.transcript_blake3),
             rec.schema_fingerprint.map(literal).unwrap_or_else(|| "NULL".into()),
             rec.duration.as_secs_f64() * 1000.0,
@@ -340,10 +439,7 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
         id: i64,
         error: &str,
     ) -> Result<(), StoreError> {
-        let q = format!(
-            "UPDATE {} SET outcome = $1 WHERE id = $2",
-            ident(&self.history)
-        );
+        let q = format!("UPDATE ONLY {} SET outcome = $1 WHERE id = $2", self.h());
         client
             .execute(&q, &[&format!("failed: {error}"), &id])
             .await
@@ -355,8 +451,8 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     pub async fn unfinished(&self, client: &Client) -> Result<Vec<Unfinished>, StoreError> {
         let q = format!(
             "SELECT id, revision, direction, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), outcome
-             FROM {} WHERE outcome = 'running' OR outcome LIKE 'failed:%' ORDER BY id",
-            ident(&self.history)
+             FROM ONLY {} WHERE outcome = 'running' OR outcome LIKE 'failed:%' ORDER BY id",
+            self.h()
         );
         let rows = match client.query(&q, &[]).await {
             Ok(r) => r,
@@ -386,8 +482,8 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
             "resolved as reverted"
         };
         format!(
-            "UPDATE {} SET outcome = {} || ' (was: ' || coalesce(outcome, '') || ')' WHERE id = {id};\n",
-            ident(&self.history),
+            "UPDATE ONLY {} SET outcome = {} || ' (was: ' || coalesce(outcome, '') || ')' WHERE id = {id};\n",
+            self.h(),
             literal(how)
         )
     }
@@ -398,8 +494,8 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
             "SELECT revision, direction, component_blake3, transcript_blake3, schema_fingerprint,
                     to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
                     duration_ms, host_version
-             FROM {} ORDER BY id",
-            ident(&self.history)
+             FROM ONLY {} ORDER BY id",
+            self.h()
         );
         let rows = match client.query(&q, &[]).await {
             Ok(r) => r,
@@ -419,6 +515,63 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
                 host_version: r.get(7),
             })
             .collect())
+    }
+}
+
+impl Tables {
+    /// Finds the schema of the bookkeeping tables: the one named, else the one
+    /// schema whose catalog has the heads table (temporary schemas aside: a
+    /// revision's temporary table of that name is not the database's state),
+    /// else [`DEFAULT_SCHEMA`], where they will be created.
+    pub async fn locate(&self, client: &Client) -> Result<Bookkeeping, StoreError> {
+        if self.schema.is_some() {
+            return Ok(self.offline());
+        }
+        let q = "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c
+                 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                 WHERE c.relname OPERATOR(pg_catalog.=) $1::pg_catalog.name
+                   AND n.nspname::pg_catalog.text !~~ 'pg\\_temp\\_%'
+                   AND n.nspname::pg_catalog.text !~~ 'pg\\_toast\\_temp\\_%'
+                 ORDER BY 1";
+        let rows = client
+            .query(q, &[&self.version])
+            .await
+            .map_err(sql("finding the heads table"))?;
+        let schemas: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        let schema = match schemas.as_slice() {
+            [] => DEFAULT_SCHEMA.to_string(),
+            [one] => one.clone(),
+            _ => {
+                return Err(StoreError::Ambiguous {
+                    table: self.version.clone(),
+                    schemas: schemas.join(", "),
+                });
+            }
+        };
+        Ok(self.in_schema(schema))
+    }
+
+    /// Locates the tables and reads the heads: a missing table means base.
+    pub async fn read_heads(&self, client: &Client) -> Result<Vec<String>, StoreError> {
+        self.locate(client).await?.read_heads(client).await
+    }
+
+    /// The tables as an offline script names them: in the schema named, else
+    /// in [`DEFAULT_SCHEMA`] (no database is read).
+    pub fn offline(&self) -> Bookkeeping {
+        self.in_schema(
+            self.schema
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SCHEMA.to_string()),
+        )
+    }
+
+    fn in_schema(&self, schema: String) -> Bookkeeping {
+        Bookkeeping {
+            schema,
+            version: self.version.clone(),
+            history: self.history.clone(),
+        }
     }
 
     /// The advisory lock key for this set of tables: two projects with their
@@ -518,20 +671,25 @@ mod tests {
 
     #[test]
     fn heads_rows_follow_alembic() {
-        let t = Tables::default();
+        let t = Tables::default().offline();
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let linear = t.step_sql(&rec(&v(&["a"]), &v(&["b"])));
         assert!(linear.starts_with(
-            "UPDATE \"alembic_version\" SET version_num = E'b' WHERE version_num = E'a'"
+            "UPDATE ONLY \"public\".\"alembic_version\" SET version_num = E'b' WHERE version_num = E'a'"
         ));
         let first = t.step_sql(&rec(&[], &v(&["a"])));
-        assert!(first.starts_with("INSERT INTO \"alembic_version\""));
+        assert!(first.starts_with("INSERT INTO \"public\".\"alembic_version\""));
         let merge = t.step_sql(&rec(&v(&["a", "b"]), &v(&["m"])));
         assert_eq!(merge.matches("DELETE").count(), 2);
-        assert_eq!(merge.matches("INSERT INTO \"alembic_version\"").count(), 1);
+        assert_eq!(
+            merge
+                .matches("INSERT INTO \"public\".\"alembic_version\"")
+                .count(),
+            1
+        );
         let last = t.step_sql(&rec(&v(&["a"]), &[]));
-        assert!(last.starts_with("DELETE FROM"));
-        assert!(last.contains("INSERT INTO \"host_history\""));
+        assert!(last.starts_with("DELETE FROM ONLY"));
+        assert!(last.contains("INSERT INTO \"public\".\"host_history\""));
     }
 
     #[test]

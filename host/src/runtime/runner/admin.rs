@@ -20,7 +20,8 @@ pub async fn resolve(
     opts: &RunOptions,
 ) -> Result<Vec<String>, RunError> {
     locked(client, opts, async {
-        let unfinished = opts.tables.unfinished(client).await?;
+        let tables = opts.tables.locate(client).await?;
+        let unfinished = tables.unfinished(client).await?;
         let Some(u) = unfinished.iter().find(|u| u.revision == revision) else {
             return Err(RunError::Plan(PlanError::Range(format!(
                 "revision {revision} has no unfinished run to resolve{}",
@@ -38,7 +39,7 @@ pub async fn resolve(
                 }
             ))));
         };
-        let heads = opts.tables.read_heads(client).await?;
+        let heads = tables.read_heads(client).await?;
         let mut applied_set = plan::applied_set(&project.graph, &heads)?;
         let after = match (applied, u.direction.as_str()) {
             (false, _) => heads.clone(),
@@ -53,8 +54,8 @@ pub async fn resolve(
         };
         let script = format!(
             "BEGIN;\n{}{}COMMIT;",
-            opts.tables.heads_sql(&heads, &after),
-            opts.tables.resolve_sql(u.id, applied)
+            tables.heads_sql(&heads, &after),
+            tables.resolve_sql(u.id, applied)
         );
         client
             .batch_execute(&script)
@@ -80,12 +81,13 @@ pub async fn stamp(
     opts: &RunOptions,
 ) -> Result<(Vec<String>, Vec<String>), RunError> {
     locked(client, opts, async {
-        let before = opts.tables.read_heads(client).await?;
+        let tables = opts.tables.locate(client).await?;
+        let before = tables.read_heads(client).await?;
         let after = plan::stamp(&project.graph, &before, targets, purge)?;
         let script = format!(
             "BEGIN;\n{}{}COMMIT;",
-            opts.tables.ensure_sql(),
-            opts.tables.stamp_sql(&before, &after, purge)
+            tables.ensure_sql(),
+            tables.stamp_sql(&before, &after, purge)
         );
         if let Err(e) = client.batch_execute(&script).await {
             rollback(client).await;

@@ -20,7 +20,7 @@ pub use admin::{resolve, stamp};
 pub use offline::offline_script;
 pub use step::execute;
 
-use crate::db::bookkeeping::{StoreError, Tables, invalid_indexes};
+use crate::db::bookkeeping::{Bookkeeping, StoreError, Tables, invalid_indexes};
 use crate::fingerprint::Scope;
 use crate::plan::{self, Direction, Plan, PlanError, Target};
 use crate::project::{Project, ProjectError};
@@ -291,9 +291,10 @@ pub async fn migrate(
     // Callers answer a no-op run before building a sandbox (see the CLI);
     // here the plan is made once, under the lock.
     locked(lock, opts, async {
-        refuse_unfinished(client, opts).await?;
+        let tables = opts.tables.locate(client).await?;
+        refuse_unfinished(client, &tables).await?;
         // Another run may have moved the database while we waited for the lock.
-        let heads = opts.tables.read_heads(client).await?;
+        let heads = tables.read_heads(client).await?;
         let plan = make_plan(project, direction, target, &heads)?;
         if plan.is_empty() {
             return Ok(RunReport {
@@ -322,8 +323,8 @@ async fn locked<T>(
 }
 
 /// Stops a run while an earlier revision outside a transaction is unfinished.
-async fn refuse_unfinished(client: &Client, opts: &RunOptions) -> Result<(), RunError> {
-    if let Some(u) = opts.tables.unfinished(client).await?.into_iter().next() {
+async fn refuse_unfinished(client: &Client, tables: &Bookkeeping) -> Result<(), RunError> {
+    if let Some(u) = tables.unfinished(client).await?.into_iter().next() {
         return Err(RunError::Unresolved {
             revision: u.revision,
             started_at: u.started_at,

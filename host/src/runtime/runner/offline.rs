@@ -46,7 +46,7 @@ pub async fn offline_script(
         crate::VERSION,
         comment_text(&heads_text(&plan.heads_before)),
         comment_text(&heads_text(&plan.heads_after)),
-        opts.tables.ensure_sql(),
+        opts.tables.offline().ensure_sql(),
     );
     let mut heads = plan.heads_before.clone();
     for (n, step) in plan.steps.iter().enumerate() {
@@ -142,7 +142,7 @@ fn render_step(
         comment_text(&rev.message),
         sql
     ));
-    out.push_str(&opts.tables.step_sql(&StepRecord {
+    out.push_str(&opts.tables.offline().step_sql(&StepRecord {
         revision: &step.revision,
         direction: step.direction,
         heads_before: heads,

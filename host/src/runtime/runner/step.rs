@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 use super::{Event, Progress, RunError, RunOptions, RunReport, StepReport, rollback};
-use crate::db::bookkeeping::{StepRecord, invalid_indexes};
+use crate::db::bookkeeping::{Bookkeeping, StepRecord, invalid_indexes};
 use crate::db::error::describe;
 use crate::fingerprint::{FingerprintError, Schema};
 use crate::plan::{self, Plan};
@@ -31,6 +31,16 @@ fn same_transaction_sql(txid: &str) -> String {
 /// Session settings a revision outside a transaction may have changed.
 const RESET_TIMEOUTS: &str = "RESET statement_timeout; RESET lock_timeout;\n";
 
+/// Settings the host's own statements after a revision's SQL depend on, set
+/// again, since the revision may have changed them: `client_encoding` to one
+/// whose bytes the host cannot decode as UTF-8 (a non-ASCII name then crashed
+/// the fingerprint read), and `search_path` to one that puts a schema of
+/// look-alike catalog views or operators before `pg_catalog`. The encoding is
+/// set for the session (it must hold after COMMIT, for the next step); the
+/// path only for the step's transaction.
+const PIN_SESSION: &str =
+    "SET client_encoding = 'UTF8'; SET LOCAL search_path = pg_catalog, pg_temp;\n";
+
 /// Runs a plan's steps, each in its own transaction with its bookkeeping.
 /// The caller holds the lock and has checked that the plan starts from the
 /// database's current heads.
@@ -45,7 +55,8 @@ pub async fn execute(
     let mut heads = plan.heads_before.clone();
     let mut pipeline = Pipeline::start(project, sandbox, &plan.revisions())?;
     pipeline.first_ready().await?;
-    opts.tables.ensure(client).await?;
+    let tables = opts.tables.locate(client).await?;
+    tables.ensure(client).await?;
     let mut report = RunReport {
         steps: Vec::new(),
         heads: heads.clone(),
@@ -66,6 +77,7 @@ pub async fn execute(
             lock,
             sandbox,
             opts,
+            tables: &tables,
             step,
             heads: &heads,
             last: n == last,
@@ -89,6 +101,8 @@ struct StepRun<'a> {
     lock: Option<&'a Client>,
     sandbox: &'a Sandbox,
     opts: &'a RunOptions,
+    /// The bookkeeping tables, located once per run.
+    tables: &'a Bookkeeping,
     step: &'a plan::Step,
     /// Heads before this step, which is also where a failed step leaves them.
     heads: &'a [String],
@@ -113,8 +127,7 @@ impl StepRun<'_> {
             None
         } else {
             Some(
-                self.opts
-                    .tables
+                self.tables
                     .start_untransacted(
                         self.client,
                         &self.step.revision,
@@ -125,8 +138,9 @@ impl StepRun<'_> {
             )
         };
         let txid = self.begin(&begin, transactional).await?;
-        let (session, duration) = self.call_guest(&prep, untransacted).await?;
-        let fingerprint = self.fingerprint(transactional, &session).await?;
+        let txid = txid.as_deref();
+        let (session, duration) = self.call_guest(&prep, untransacted, txid).await?;
+        let fingerprint = self.fingerprint(txid, &session).await?;
         let transcript = session.transcript_hash();
         let record = StepRecord {
             revision: &self.step.revision,
@@ -138,7 +152,7 @@ impl StepRun<'_> {
             schema_fingerprint: fingerprint.as_deref(),
             duration,
         };
-        let tables = &self.opts.tables;
+        let tables = self.tables;
         // The heads must be what the step started from, and then what it leaves.
         let checked = |sql: String| {
             format!(
@@ -149,18 +163,16 @@ impl StepRun<'_> {
         };
         let bookkeeping = match untransacted {
             None => format!(
-                "{}{}",
-                txid.as_deref()
-                    .map(same_transaction_sql)
-                    .unwrap_or_default(),
+                "{}{PIN_SESSION}{}",
+                txid.map(same_transaction_sql).unwrap_or_default(),
                 checked(tables.step_sql(&record))
             ),
             Some(id) => format!(
-                "{RESET_TIMEOUTS}BEGIN;\n{}",
+                "{RESET_TIMEOUTS}BEGIN;\n{PIN_SESSION}{}",
                 checked(tables.finish_untransacted_sql(id, &record))
             ),
         };
-        self.commit(&bookkeeping, &session).await?;
+        self.commit(&bookkeeping, &session, txid).await?;
         Ok(StepReport {
             revision: self.step.revision.clone(),
             direction: self.step.direction,
@@ -205,6 +217,7 @@ impl StepRun<'_> {
         &self,
         prep: &Prepared,
         untransacted: Option<i64>,
+        txid: Option<&str>,
     ) -> Result<(Session, Duration), RunError> {
         let started = Instant::now();
         let (outcome, session) = self
@@ -218,19 +231,28 @@ impl StepRun<'_> {
         let duration = started.elapsed();
         match outcome {
             Ok(()) => Ok((session, duration)),
-            Err(source) => Err(self.guest_failed(source, untransacted).await),
+            Err(source) => Err(self.guest_failed(source, untransacted, txid).await),
         }
     }
 
-    async fn guest_failed(&self, source: SandboxError, untransacted: Option<i64>) -> RunError {
+    async fn guest_failed(
+        &self,
+        source: SandboxError,
+        untransacted: Option<i64>,
+        txid: Option<&str>,
+    ) -> RunError {
         let heads = self.heads.to_vec();
         let Some(id) = untransacted else {
-            rollback(self.client).await;
+            if let Err(escaped) = self.roll_back(txid).await {
+                return escaped;
+            }
             return RunError::Guest { source, heads };
         };
-        let _ = self.client.batch_execute(RESET_TIMEOUTS).await;
+        let _ = self
+            .client
+            .batch_execute(&format!("{RESET_TIMEOUTS}SET client_encoding = 'UTF8';"))
+            .await;
         if let Err(e) = self
-            .opts
             .tables
             .fail_untransacted(self.client, id, &source.to_string())
             .await
@@ -245,23 +267,62 @@ impl StepRun<'_> {
         }
     }
 
+    /// Rolls back the step's transaction and, inside one, checks that what was
+    /// rolled back is the transaction the step began (`txid`): if the guest
+    /// ended it in a way the statement guard missed, its work may be
+    /// committed, and the run must say so rather than "rolled back".
+    async fn roll_back(&self, txid: Option<&str>) -> Result<(), RunError> {
+        let current = match txid {
+            // Fails in an aborted transaction, which can only be the step's own
+            // unless the guard was passed, and then the status below tells.
+            Some(_) => {
+                first_value(
+                    self.client,
+                    "SELECT pg_catalog.txid_current()::pg_catalog.text",
+                )
+                .await
+            }
+            None => None,
+        };
+        rollback(self.client).await;
+        let Some(txid) = txid else { return Ok(()) };
+        let txid: String = txid.chars().filter(char::is_ascii_digit).collect();
+        let status = first_value(
+            self.client,
+            &format!("SELECT pg_catalog.txid_status({txid})::pg_catalog.text"),
+        )
+        .await;
+        // A lost connection leaves the status unread; the server aborts the
+        // open transaction of a closed connection, so that is a rollback.
+        let replaced = current.is_some_and(|c| c != txid);
+        if replaced || status.as_deref() == Some("committed") {
+            return Err(RunError::Escaped {
+                revision: self.step.revision.clone(),
+                heads: self.heads.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
     /// The schema is fingerprinted once per run, after its last step, when a
     /// single head names the state (so it is comparable with the lock).
     async fn fingerprint(
         &self,
-        transactional: bool,
+        txid: Option<&str>,
         session: &Session,
     ) -> Result<Option<String>, RunError> {
         if !(self.opts.fingerprint && self.last && self.step.heads_after.len() == 1) {
             return Ok(None);
         }
+        // In an aborted transaction this fails too, and the read below says why.
+        let _ = self.client.batch_execute(PIN_SESSION).await;
         let e = match Schema::read(self.client, &self.opts.scope()).await {
             Ok(schema) => return Ok(Some(schema.fingerprint())),
             Err(FingerprintError::Unsupported(_)) => return Ok(None),
             Err(e) => e,
         };
-        if transactional {
-            rollback(self.client).await;
+        if let Err(escaped) = self.roll_back(txid).await {
+            return Err(escaped);
         }
         let what = "reading the schema fingerprint";
         let revision = self.step.revision.clone();
@@ -283,11 +344,16 @@ impl StepRun<'_> {
 
     /// Sends the bookkeeping and COMMIT; a failure is reported as the SQL error
     /// the guest ignored, as the guest ending the transaction, or as itself.
-    async fn commit(&self, bookkeeping: &str, session: &Session) -> Result<(), RunError> {
+    async fn commit(
+        &self,
+        bookkeeping: &str,
+        session: &Session,
+        txid: Option<&str>,
+    ) -> Result<(), RunError> {
         // The lock is a session lock: if its connection closed, another run
         // may already be under way, so the step must not commit.
         if self.lock.is_some_and(Client::is_closed) {
-            rollback(self.client).await;
+            self.roll_back(txid).await?;
             return Err(RunError::Commit {
                 revision: self.step.revision.clone(),
                 what: "holding the run lock",
@@ -303,7 +369,7 @@ impl StepRun<'_> {
         else {
             return Ok(());
         };
-        rollback(self.client).await;
+        self.roll_back(txid).await?;
         let revision = self.step.revision.clone();
         let heads = self.heads.to_vec();
         // The guest carried on in an aborted transaction (SQLSTATE 25P02), so
@@ -325,6 +391,15 @@ impl StepRun<'_> {
             heads,
         })
     }
+}
+
+/// The first column of the first row `query` returns, if it succeeds.
+async fn first_value(client: &Client, query: &str) -> Option<String> {
+    let msgs = client.simple_query(query).await.ok()?;
+    msgs.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+        _ => None,
+    })
 }
 
 /// The statement that opens a step: BEGIN inside a transaction, and the

@@ -1,0 +1,200 @@
+//! The bookkeeping tables cannot be swapped, shadowed or rewritten: the host
+//! names them schema-qualified in every statement (found in the catalog,
+//! never through `search_path`), refuses to commit a step when something is
+//! attached to them, and sets again the session settings its own
+//! statements depend on after a revision's SQL.
+
+use crate::common::{REV3, TestDb, project_with};
+use crate::hostile::{at_head_with, refused, table_exists};
+
+/// Rows of `schema.alembic_version`, sorted; empty when it does not exist.
+fn heads_in(db: &TestDb, schema: &str) -> Vec<String> {
+    let mut c = db.client();
+    let table = format!("{schema}.alembic_version");
+    let exists: bool = c
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .unwrap()
+        .get(0);
+    if !exists {
+        return vec![];
+    }
+    let mut v: Vec<String> = c
+        .query(&format!("SELECT version_num FROM {table}"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Number of upgrade rows in `public.host_history`.
+fn upgrades(db: &TestDb) -> i64 {
+    db.client()
+        .query_one(
+            "SELECT count(*) FROM public.host_history WHERE direction = 'upgrade'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Creates the schema PostgreSQL's default `search_path` ("$user", public)
+/// puts first for the role the tests connect as.
+fn create_role_schema(db: &TestDb) -> String {
+    let mut c = db.client();
+    let user: String = c
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    c.batch_execute(&format!("CREATE SCHEMA \"{user}\""))
+        .unwrap();
+    user
+}
+
+#[test]
+fn a_schema_named_like_the_role_does_not_move_the_bookkeeping() {
+    // No attacker: a team creates a schema named like its migrating role.
+    // The heads table stays where it is; the next run finds it there and
+    // has nothing to do (it created fresh tables in the new schema and
+    // applied every revision again from base).
+    let db = TestDb::new();
+    let project = project_with(&[]);
+    db.host(project.path(), &["run", "head"]).ok();
+    let user = create_role_schema(&db);
+    let run = db.host(project.path(), &["run", "head"]).ok();
+    assert!(run.stdout().contains("Nothing to do"), "{}", run.stdout());
+    let current = db.host(project.path(), &["current"]).ok();
+    assert!(current.stdout().contains(REV3), "{}", current.stdout());
+    assert_eq!(heads_in(&db, "public"), vec![REV3.to_string()]);
+    assert!(heads_in(&db, &user).is_empty());
+    assert!(!table_exists(&db, &format!("\"{user}\".host_history")));
+    assert_eq!(upgrades(&db), 3);
+    // And a step down and up again moves the same table.
+    db.host(project.path(), &["downgrade", "-1"]).ok();
+    db.host(project.path(), &["run", "head"]).ok();
+    assert_eq!(heads_in(&db, "public"), vec![REV3.to_string()]);
+    assert_eq!(upgrades(&db), 4);
+}
+
+#[test]
+fn a_fresh_database_gets_its_bookkeeping_in_public_whatever_the_search_path() {
+    let db = TestDb::new();
+    let user = create_role_schema(&db);
+    let project = project_with(&[]);
+    db.host(project.path(), &["run", "head"]).ok();
+    assert_eq!(heads_in(&db, "public"), vec![REV3.to_string()]);
+    assert!(!table_exists(&db, &format!("\"{user}\".alembic_version")));
+}
+
+#[test]
+fn a_named_schema_holds_the_bookkeeping() {
+    let db = TestDb::new();
+    db.client().batch_execute("CREATE SCHEMA ops").unwrap();
+    let project = project_with(&[]);
+    let schema = ["--version-table-schema", "ops"];
+    db.host(project.path(), &[&schema[..], &["run", "head"]].concat())
+        .ok();
+    assert_eq!(heads_in(&db, "ops"), vec![REV3.to_string()]);
+    assert!(heads_in(&db, "public").is_empty());
+    // Without the flag the one heads table in the database is found.
+    let current = db.host(project.path(), &["current"]).ok();
+    assert!(current.stdout().contains(REV3), "{}", current.stdout());
+}
+
+#[test]
+fn decoy_bookkeeping_on_the_search_path_is_not_what_the_host_writes() {
+    // The guest puts a schema with its own heads and history tables first on
+    // search_path. The host records the step in the real tables; the next
+    // run, seeing two heads tables, refuses to guess rather than pick one.
+    let (db, project, _) = at_head_with("e00000000037");
+    let run = db.host(project.path(), &["run", "head"]).ok();
+    assert!(run.stdout().contains("e00000000037"), "{}", run.stdout());
+    assert_eq!(heads_in(&db, "public"), vec!["e00000000037".to_string()]);
+    assert_eq!(heads_in(&db, "decoy"), vec![REV3.to_string()]);
+    let decoy_rows: i64 = db
+        .client()
+        .query_one("SELECT count(*) FROM decoy.host_history", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(decoy_rows, 0, "the host wrote to the decoy history");
+    let again = db.host(project.path(), &["run", "head"]);
+    let line = again.fails();
+    assert!(
+        line.contains("exists in more than one schema (decoy, public)")
+            && line.contains("--version-table-schema"),
+        "{line}"
+    );
+    assert_eq!(upgrades(&db), 4, "nothing ran twice");
+    let named = db
+        .host(
+            project.path(),
+            &["--version-table-schema", "public", "run", "head"],
+        )
+        .ok();
+    assert!(
+        named.stdout().contains("Nothing to do"),
+        "{}",
+        named.stdout()
+    );
+}
+
+#[test]
+fn a_trigger_on_the_history_table_stops_the_step() {
+    // The trigger would blank the hashes of the row the host writes, so that
+    // `host verify` had nothing to compare.
+    let (db, project, before) = at_head_with("e00000000038");
+    let run = db.host(project.path(), &["run", "head"]);
+    let line = refused(&db, &before, run, "e00000000038");
+    assert!(!table_exists(&db, "canary_blanks_history_hashes"), "{line}");
+    assert!(
+        line.contains("bookkeeping tables are not plain tables any more")
+            && line.contains("trigger"),
+        "{line}"
+    );
+    assert!(line.contains("rolled back"), "{line}");
+    let blanked: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM public.host_history WHERE component_blake3 IS NULL AND direction = 'upgrade'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(blanked, 0);
+}
+
+#[test]
+fn a_guest_that_switches_the_client_encoding_does_not_crash_the_host() {
+    // The host's fingerprint read after the guest got a non-ASCII table
+    // name in LATIN1 bytes and panicked (exit 101).
+    let (db, project, _) = at_head_with("e00000000039");
+    let run = db.host(project.path(), &["run", "head"]).ok();
+    assert!(run.stdout().contains("e00000000039"), "{}", run.stdout());
+    assert_eq!(heads_in(&db, "public"), vec!["e00000000039".to_string()]);
+    assert!(table_exists(&db, "\"café_encoding\""));
+    let verify = db.host(project.path(), &["verify"]).ok();
+    assert!(!verify.stderr().contains("panicked"), "{}", verify.stderr());
+}
+
+#[test]
+fn verify_names_a_trigger_attached_to_the_history_table() {
+    // Planted outside any run (by hand, or by a revision of an older host):
+    // `verify` cannot trust a history that a trigger may have rewritten.
+    let db = TestDb::new();
+    let project = project_with(&[]);
+    db.host(project.path(), &["run", "head"]).ok();
+    db.client()
+        .batch_execute(
+            "CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+             CREATE TRIGGER keep_rows BEFORE UPDATE ON public.host_history FOR EACH ROW EXECUTE FUNCTION keep()",
+        )
+        .unwrap();
+    let run = db.host(project.path(), &["verify"]);
+    let out = run.stdout() + &run.stderr();
+    assert_eq!(run.output.status.code(), Some(4), "{out}");
+    assert!(
+        out.contains("trigger keep_rows on host_history") && out.contains("cannot be trusted"),
+        "{out}"
+    );
+}
