@@ -198,3 +198,40 @@ fn verify_names_a_trigger_attached_to_the_history_table() {
         "{out}"
     );
 }
+
+#[test]
+fn a_guest_cannot_turn_off_the_ddl_lock_timeout() {
+    // Traffic holds a lock on `projects`; the guest turns lock_timeout off
+    // through dynamic SQL and asks for an exclusive lock there. The host's
+    // watchdog, on the run lock's connection, cancels the wait. Without it
+    // the run waited until the traffic ended (here, after 30 s) and applied.
+    let (db, project, before) = at_head_with("e0000000003a");
+    let mut traffic = db.client();
+    traffic
+        .batch_execute("BEGIN; LOCK TABLE projects IN ACCESS SHARE MODE")
+        .unwrap();
+    // The traffic ends when the run is over, or after 30 s at the latest.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let release = std::thread::spawn(move || {
+        let _ = finished.recv_timeout(std::time::Duration::from_secs(30));
+        traffic.batch_execute("ROLLBACK").unwrap();
+    });
+    let run = db.host(
+        project.path(),
+        &["run", "head", "--ddl-lock-timeout", "0.5"],
+    );
+    done.send(()).unwrap();
+    let line = refused(&db, &before, run, "e0000000003a");
+    assert!(
+        !table_exists(&db, "canary_turns_off_lock_timeout"),
+        "{line}"
+    );
+    assert!(
+        line.contains("waited longer than its lock timeout of 500ms")
+            && line.contains("the host cancelled the statement")
+            && line.contains("rolled back")
+            && line.contains("--ddl-lock-timeout"),
+        "{line}"
+    );
+    release.join().unwrap();
+}

@@ -10,6 +10,7 @@ mod admin;
 mod offline;
 pub mod script_cache;
 mod step;
+mod watchdog;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,20 @@ pub enum RunError {
         heads: Vec<String>,
         /// INVALID indexes in the database now.
         invalid: Vec<String>,
+    },
+    /// A statement of the revision waited for a lock past its lock timeout
+    /// with the server's `lock_timeout` turned off, and the host cancelled it.
+    #[error(
+        "revision {revision} waited longer than its lock timeout of {limit:?} for a lock that another session holds, with the server's lock_timeout turned off by its own SQL, so the host cancelled the statement. The revision was rolled back; the database is still at {}. Retry when the blocking transaction is done, or raise --ddl-lock-timeout",
+        heads_text(.heads)
+    )]
+    LockWait {
+        /// Revision id.
+        revision: String,
+        /// The lock timeout that applied.
+        limit: Duration,
+        /// Heads (unchanged).
+        heads: Vec<String>,
     },
     /// A revision ended the host's transaction itself.
     #[error(

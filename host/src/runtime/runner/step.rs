@@ -3,12 +3,13 @@
 //! bookkeeping committed with it, with failures sorted into what to report.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
-use super::{Event, Progress, RunError, RunOptions, RunReport, StepReport, rollback};
-use crate::db::bookkeeping::{Bookkeeping, StepRecord, invalid_indexes};
+use super::{Event, Progress, RunError, RunOptions, RunReport, StepReport, rollback, watchdog};
+use crate::db::bookkeeping::{Bookkeeping, StepRecord, StoreError, invalid_indexes};
 use crate::db::error::describe;
 use crate::fingerprint::{FingerprintError, Schema};
 use crate::plan::{self, Plan};
@@ -16,6 +17,7 @@ use crate::project::{Project, RevisionSettings};
 use crate::runtime::pipeline::{Pipeline, Ready};
 use crate::runtime::sandbox::{Call, Prepared, Sandbox, SandboxError};
 use crate::runtime::session::{Backend, Session};
+use futures_util::future::Either;
 
 /// Marker of the error raised when a revision's transaction was replaced.
 const ESCAPED: &str = "host: the revision ended the transaction it ran in";
@@ -57,6 +59,17 @@ pub async fn execute(
     pipeline.first_ready().await?;
     let tables = opts.tables.locate(client).await?;
     tables.ensure(client).await?;
+    // The watchdog needs the backend to watch; read only when it may run.
+    let watched = lock.is_some()
+        && (opts.ddl_lock_timeout.is_some()
+            || plan
+                .steps
+                .iter()
+                .any(|s| project.settings(&s.revision).lock_timeout.is_some()));
+    let pid = match watched {
+        true => Some(backend_pid(client).await?),
+        false => None,
+    };
     let mut report = RunReport {
         steps: Vec::new(),
         heads: heads.clone(),
@@ -78,6 +91,8 @@ pub async fn execute(
             sandbox,
             opts,
             tables: &tables,
+            pid,
+            cancelled: AtomicBool::new(false),
             step,
             heads: &heads,
             last: n == last,
@@ -103,6 +118,10 @@ struct StepRun<'a> {
     opts: &'a RunOptions,
     /// The bookkeeping tables, located once per run.
     tables: &'a Bookkeeping,
+    /// The guest connection's backend, when a lock-wait watchdog may watch it.
+    pid: Option<i32>,
+    /// Set when the watchdog cancelled a statement of this step.
+    cancelled: AtomicBool,
     step: &'a plan::Step,
     /// Heads before this step, which is also where a failed step leaves them.
     heads: &'a [String],
@@ -220,14 +239,23 @@ impl StepRun<'_> {
         txid: Option<&str>,
     ) -> Result<(Session, Duration), RunError> {
         let started = Instant::now();
-        let (outcome, session) = self
-            .sandbox
-            .run(
-                prep,
-                Call::from(self.step.direction),
-                Session::new(Backend::Online(self.client.clone())),
-            )
-            .await;
+        let run = self.sandbox.run(
+            prep,
+            Call::from(self.step.direction),
+            Session::new(Backend::Online(self.client.clone())),
+        );
+        let (outcome, session) = match (self.lock, self.pid, self.lock_timeout()) {
+            (Some(lock), Some(pid), Some(limit)) => {
+                let run = std::pin::pin!(run);
+                let watch = std::pin::pin!(watchdog::watch(lock, pid, limit, &self.cancelled));
+                match futures_util::future::select(run, watch).await {
+                    Either::Left((done, _)) => done,
+                    // The watching connection failed; commit refuses a closed lock.
+                    Either::Right(((), run)) => run.await,
+                }
+            }
+            _ => run.await,
+        };
         let duration = started.elapsed();
         match outcome {
             Ok(()) => Ok((session, duration)),
@@ -245,6 +273,9 @@ impl StepRun<'_> {
         let Some(id) = untransacted else {
             if let Err(escaped) = self.roll_back(txid).await {
                 return escaped;
+            }
+            if let Some(waited) = self.lock_wait_cancelled() {
+                return waited;
             }
             return RunError::Guest { source, heads };
         };
@@ -265,6 +296,27 @@ impl StepRun<'_> {
             heads,
             invalid: invalid_indexes(self.client).await,
         }
+    }
+
+    /// How long a statement of this step may wait for a lock: the revision's
+    /// own `lock_timeout`, else `--ddl-lock-timeout`.
+    fn lock_timeout(&self) -> Option<Duration> {
+        self.project
+            .settings(&self.step.revision)
+            .lock_timeout
+            .or(self.opts.ddl_lock_timeout)
+    }
+
+    /// The error to report when the watchdog cancelled a statement of this step.
+    fn lock_wait_cancelled(&self) -> Option<RunError> {
+        if !self.cancelled.load(Ordering::SeqCst) {
+            return None;
+        }
+        Some(RunError::LockWait {
+            revision: self.step.revision.clone(),
+            limit: self.lock_timeout().unwrap_or_default(),
+            heads: self.heads.to_vec(),
+        })
     }
 
     /// Rolls back the step's transaction and, inside one, checks that what was
@@ -375,6 +427,9 @@ impl StepRun<'_> {
         // The guest carried on in an aborted transaction (SQLSTATE 25P02), so
         // the error to report is the one it ignored.
         let aborted = e.as_db_error().is_some_and(|d| d.code().code() == "25P02");
+        if let (true, Some(waited)) = (aborted, self.lock_wait_cancelled()) {
+            return Err(waited);
+        }
         if let (true, Some(cause)) = (aborted, session.last_error()) {
             let what = "the revision's transaction";
             return Err(RunError::ignored_sql_error(revision, what, cause, heads));
@@ -391,6 +446,18 @@ impl StepRun<'_> {
             heads,
         })
     }
+}
+
+/// The backend process of the guest's connection.
+async fn backend_pid(client: &Client) -> Result<i32, StoreError> {
+    let row = client
+        .query_one("SELECT pg_catalog.pg_backend_pid()", &[])
+        .await
+        .map_err(|source| StoreError::Sql {
+            what: "reading the connection's backend process id",
+            source,
+        })?;
+    Ok(row.get(0))
 }
 
 /// The first column of the first row `query` returns, if it succeeds.
