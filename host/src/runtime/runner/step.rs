@@ -373,9 +373,7 @@ impl StepRun<'_> {
             Err(FingerprintError::Unsupported(_)) => return Ok(None),
             Err(e) => e,
         };
-        if let Err(escaped) = self.roll_back(txid).await {
-            return Err(escaped);
-        }
+        self.roll_back(txid).await?;
         let what = "reading the schema fingerprint";
         let revision = self.step.revision.clone();
         let heads = self.heads.to_vec();
