@@ -235,3 +235,23 @@ fn a_guest_cannot_turn_off_the_ddl_lock_timeout() {
     );
     release.join().unwrap();
 }
+
+#[test]
+fn a_malformed_database_url_is_not_echoed_with_its_password() {
+    // Error lines end up in CI logs: whatever is wrong with the URL, the
+    // password must not appear in what the host prints.
+    let project = project_with(&[]);
+    for url in [
+        "postgresql://u:s3cretpw@127.0.0.1:notaport/db",
+        "postgresql://u:s3cret pw@127.0.0.1/db",
+        "postgres://u:s3cretpw@[::1/db",
+        "host=127.0.0.1 password=s3cretpw port=x",
+        "postgresql://u:s3cretpw@127.0.0.1:5432/db?sslmode=bogus",
+        "postgresql://nobody_here:s3cretpw@127.0.0.1:5432/db",
+    ] {
+        let run = crate::common::host_cmd(project.path(), Some(url), &["current"]);
+        let out = run.stdout() + &run.stderr();
+        assert_eq!(run.output.status.code(), Some(1), "{url}: {out}");
+        assert!(!out.contains("s3cret"), "{url}: {out}");
+    }
+}
