@@ -255,3 +255,24 @@ fn a_malformed_database_url_is_not_echoed_with_its_password() {
         assert!(!out.contains("s3cret"), "{url}: {out}");
     }
 }
+
+#[test]
+fn a_client_encoding_that_reads_bytes_differently_cannot_hide_a_commit() {
+    // After the guest switches the session to SJIS, the server read a
+    // backslash of its UTF-8 text as half of a character, and a COMMIT the
+    // statement guard saw inside a string ran. The host sets the encoding
+    // back before each statement text it sends for the guest, so the server
+    // reads what the guard read: the text stays a string, and the revision
+    // applies as one transaction.
+    let (db, project, _) = at_head_with("e0000000003b");
+    let run = db.host(project.path(), &["run", "head"]);
+    let out = run.stdout() + &run.stderr();
+    assert_eq!(run.output.status.code(), Some(0), "{out}");
+    assert!(!out.contains("ended the transaction"), "{out}");
+    assert_eq!(heads_in(&db, "public"), vec!["e0000000003b".to_string()]);
+    assert!(table_exists(
+        &db,
+        "canary_commit_behind_a_multibyte_character"
+    ));
+    assert_eq!(upgrades(&db), 4);
+}

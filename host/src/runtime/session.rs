@@ -14,6 +14,31 @@ use tokio_postgres::types::ToSql;
 /// trip, small enough to bound the memory of queued requests.
 const PIPELINE_CHUNK: usize = 1024;
 
+/// Sent ahead of every statement text of a guest, in the same flight. The
+/// server converts a statement's text from the session's `client_encoding`
+/// when it reads the message; under an encoding such as SJIS, GBK or BIG5 the
+/// UTF-8 bytes the statement guard read can mean other characters (in
+/// `E'ß\'` SJIS takes the backslash as half of one, and the quote then ends
+/// the string), so a `COMMIT` the guard saw inside a string ran. A guest can
+/// change the setting where no text check sees it (dynamic SQL), so it is set
+/// back before each text rather than refused.
+const PIN_ENCODING: &str = "SET client_encoding = 'UTF8'";
+
+/// Sends `request` right behind [`PIN_ENCODING`], pipelined: the server reads
+/// the guest's text only after the setting is back, at no extra round trip.
+async fn pinned<T>(
+    client: &Client,
+    request: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, DbError> {
+    let (pin, answer) =
+        futures_util::future::join(client.batch_execute(PIN_ENCODING), request).await;
+    let answer = answer.map_err(DbError::from_pg)?;
+    // In an aborted transaction both fail; a request that ran although the
+    // setting could not be put back ran under an encoding nobody checked.
+    pin.map_err(DbError::from_pg)?;
+    Ok(answer)
+}
+
 /// An error PostgreSQL (or the host on its behalf) reported for a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbError {
@@ -267,10 +292,7 @@ impl Session {
             let client = self.client()?;
             if params.is_empty() {
                 // One round trip instead of prepare + execute.
-                let msgs = client
-                    .simple_query(statement)
-                    .await
-                    .map_err(DbError::from_pg)?;
+                let msgs = pinned(&client, client.simple_query(statement)).await?;
                 let mut n = 0;
                 for m in msgs {
                     if let tokio_postgres::SimpleQueryMessage::CommandComplete(c) = m {
@@ -279,10 +301,7 @@ impl Session {
                 }
                 return Ok(n);
             }
-            client
-                .execute(statement, &refs(params))
-                .await
-                .map_err(DbError::from_pg)
+            pinned(&client, client.execute(statement, &refs(params))).await
         }
         .await;
         self.keep(r)
@@ -298,7 +317,7 @@ impl Session {
         let r = async {
             Self::guard(statement)?;
             let client = self.client()?;
-            let st = client.prepare(statement).await.map_err(DbError::from_pg)?;
+            let st = pinned(&client, client.prepare(statement)).await?;
             // Rows are decoded as they arrive and counted against the guest's
             // memory cap: a result the guest could never hold must not be
             // buffered whole on the host first.
@@ -352,7 +371,7 @@ impl Session {
                 return Ok(());
             }
             let client = self.client()?;
-            client.batch_execute(script).await.map_err(DbError::from_pg)
+            pinned(&client, client.batch_execute(script)).await
         }
         .await;
         self.keep(r)
@@ -372,7 +391,7 @@ impl Session {
                 return Ok(0);
             }
             let client = self.client()?;
-            let st = client.prepare(statement).await.map_err(DbError::from_pg)?;
+            let st = pinned(&client, client.prepare(statement)).await?;
             let mut total = 0;
             for chunk in rows.chunks(PIPELINE_CHUNK) {
                 let params: Vec<Vec<&(dyn ToSql + Sync)>> = chunk.iter().map(|r| refs(r)).collect();

@@ -19,17 +19,27 @@ use tokio_postgres::Client;
 pub(super) async fn watch(lock: &Client, pid: i32, limit: Duration, fired: &AtomicBool) {
     let margin = limit / 10 + Duration::from_millis(50);
     let every = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let query = "SELECT pg_catalog.pg_cancel_backend(l.pid) FROM pg_catalog.pg_locks l
+    let waiting = "SELECT FROM pg_catalog.pg_locks l
                  WHERE l.pid OPERATOR(pg_catalog.=) $1 AND NOT l.granted
                    AND l.waitstart OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp()
                        OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $2::pg_catalog.float8))
                  LIMIT 1";
+    let cancel = format!("SELECT pg_catalog.pg_cancel_backend($1) WHERE EXISTS ({waiting})");
     let waited = (limit + margin).as_secs_f64();
     loop {
         tokio::time::sleep(every).await;
-        match lock.query_opt(query, &[&pid, &waited]).await {
-            Ok(Some(row)) if row.get::<_, bool>(0) => fired.store(true, Ordering::SeqCst),
-            Ok(_) => {}
+        match lock.query_opt(waiting, &[&pid, &waited]).await {
+            Ok(Some(_)) => {}
+            Ok(None) => continue,
+            Err(_) => return,
+        }
+        // Set before the cancel lands: the step may see the cancelled statement
+        // fail before this future runs again.
+        fired.store(true, Ordering::SeqCst);
+        match lock.query_opt(&cancel, &[&pid, &waited]).await {
+            Ok(Some(row)) if row.get::<_, bool>(0) => {}
+            // The lock was granted in between: nothing was cancelled.
+            Ok(_) => fired.store(false, Ordering::SeqCst),
             Err(_) => return,
         }
     }
