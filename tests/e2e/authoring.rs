@@ -40,7 +40,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 fn host_in(project: &Path, args: &[&str]) -> crate::common::Run {
     // Share compiled guest dependencies between runs of the suite.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
+    let mut cmd = crate::common::host_command();
     cmd.arg("--migrations")
         .arg(project)
         .args(args)

@@ -211,9 +211,27 @@ impl Run {
     }
 }
 
+/// Where the tests' `host` keeps its own state (its cache key): not the user's.
+pub fn state_dir() -> PathBuf {
+    repo().join("target").join("e2e-state")
+}
+
 /// Runs the `host` binary in a clean environment (no DATABASE_URL, no .env).
 pub fn host_cmd(project: &Path, url: Option<&str>, args: &[&str]) -> Run {
+    host_cmd_with_state(project, url, args, &state_dir())
+}
+
+/// The `host` binary, keeping its own state in the tests' [`state_dir`].
+pub fn host_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
+    cmd.env("HOST_STATE_DIR", state_dir());
+    cmd
+}
+
+/// `host_cmd` with the host's own state (its cache key) in `state`.
+pub fn host_cmd_with_state(project: &Path, url: Option<&str>, args: &[&str], state: &Path) -> Run {
+    let mut cmd = host_command();
+    cmd.env("HOST_STATE_DIR", state);
     cmd.arg("--migrations").arg(project);
     if let Some(u) = url {
         cmd.arg("--database-url").arg(u);

@@ -2,8 +2,9 @@
 //! changed after they were locked: each is stopped with the database left
 //! exactly as it was before that revision.
 
-use crate::common::{REV1, REV3, TestDb, host_cmd, project_with};
+use crate::common::{REV1, REV3, TestDb, host_cmd, project_with, state_dir};
 use crate::schema;
+use host::runtime::seal::{Binding, Purpose, SealKey};
 
 /// Applies the TaskMan chain, then runs a failing revision on top and checks
 /// that nothing it did remains; returns the error text.
@@ -148,17 +149,20 @@ fn a_corrupt_compile_cache_entry_is_rebuilt_not_run() {
     );
     db.host(project.path(), &["downgrade", "base"]).ok();
     assert!(db.heads().is_empty());
-    // The damaged artifact was replaced by a fresh compile that matches its recorded hash.
+    // The damaged artifact was replaced by a fresh compile that carries this
+    // machine's seal for its component and key.
+    let sealing = SealKey::open_or_create(&state_dir()).unwrap();
     for entry in std::fs::read_dir(&cache).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "cwasm") {
-            let recorded = std::fs::read_to_string(path.with_extension("cwasm.blake3")).unwrap();
-            assert_eq!(
-                blake3::hash(&std::fs::read(&path).unwrap())
-                    .to_hex()
-                    .as_str(),
-                recorded.trim()
-            );
+            let recorded = std::fs::read_to_string(path.with_extension("cwasm.seal")).unwrap();
+            let key = path.file_stem().unwrap().to_str().unwrap();
+            let binding = Binding {
+                purpose: Purpose::Compiled,
+                component: &key[..64],
+                key,
+            };
+            assert!(sealing.verifies(&binding, &std::fs::read(&path).unwrap(), &recorded));
         }
     }
 }

@@ -105,7 +105,7 @@ fn a_role_without_privileges_gets_one_clear_error() {
 #[test]
 fn a_closed_stdout_does_not_stop_a_migration() {
     let db = TestDb::new();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host"))
+    let mut child = crate::common::host_command()
         .args([
             "--migrations",
             taskman().to_str().unwrap(),

@@ -515,7 +515,7 @@ fn a_commit_behind_a_non_ascii_identifier_is_refused_too() {
 fn host_measured(project: &Path, url: &str, args: &[&str]) -> (Run, i64) {
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    let child = Command::new(env!("CARGO_BIN_EXE_host"))
+    let child = crate::common::host_command()
         .arg("--migrations")
         .arg(project)
         .arg("--database-url")
@@ -719,7 +719,7 @@ fn a_guest_cannot_release_the_run_lock() {
 
 /// Starts `host run head` on `project` against `db`, in the background.
 fn spawn_run_head(db: &TestDb, project: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_host"))
+    crate::common::host_command()
         .arg("--migrations")
         .arg(project)
         .args(["--database-url", &db.url, "run", "head"])

@@ -10,6 +10,7 @@ mod faults;
 mod fingerprint;
 mod hostile;
 mod hostile_bookkeeping;
+mod hostile_cache;
 mod offline;
 mod packages;
 mod polyglot;
@@ -314,7 +315,7 @@ fn concurrent_runs_apply_each_revision_once() {
     let p = taskman();
     let children: Vec<std::process::Child> = (0..4)
         .map(|_| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_host"))
+            crate::common::host_command()
                 .args([
                     "--migrations",
                     p.to_str().unwrap(),

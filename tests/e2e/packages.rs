@@ -819,7 +819,7 @@ fn package_build_from_source_reproduces_the_committed_package() {
         }
     }
     std::os::unix::fs::symlink(repo().join("guest-sdk"), dir.join("guest-sdk")).unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
+    let mut cmd = crate::common::host_command();
     cmd.args(["package", "build"])
         .arg(&dir)
         // Share compiled guest dependencies with the other building tests.
@@ -852,7 +852,7 @@ fn a_registry_with_basic_auth_takes_credentials_from_the_environment() {
     build_and_sign(pkg.path(), &key);
     let reference = format!("{}/{ns}/updated-at:1.1.0", reg.addr);
     let with_credentials = |password: &str, args: &[&str], project: &Path| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
+        let mut cmd = crate::common::host_command();
         cmd.arg("--migrations")
             .arg(project)
             .args(args)
@@ -897,7 +897,7 @@ fn a_registry_with_basic_auth_takes_credentials_from_the_environment() {
         ),
     )
     .unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_host"));
+    let mut cmd = crate::common::host_command();
     cmd.args(["search", &reg.addr])
         .env("DOCKER_CONFIG", docker.path());
     let found = Run {

@@ -316,7 +316,7 @@ fn a_missing_toolchain_is_named_with_how_to_install_it() {
         return;
     }
     let project = polyglot_copy();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_host"))
+    let out = crate::common::host_command()
         .arg("--migrations")
         .arg(project.path())
         .arg("build")

@@ -56,7 +56,22 @@ impl Context {
 
 /// A sandbox compiling into the project's cache.
 pub fn sandbox(project: &Project, limits: Limits) -> Result<Sandbox> {
-    Ok(Sandbox::new(Some(project.cache_dir()), limits)?)
+    sandbox_caching_in(project.cache_dir(), limits)
+}
+
+/// A sandbox compiling into `cache`; when there is no key to seal the cache
+/// with, one line on stderr says so (once per process) and what to do, and
+/// everything is compiled afresh.
+pub fn sandbox_caching_in(cache: PathBuf, limits: Limits) -> Result<Sandbox> {
+    static NOTED: std::sync::Once = std::sync::Once::new();
+    let sandbox = Sandbox::new(Some(cache), limits)?;
+    if let Some(why) = sandbox.cache_unavailable() {
+        NOTED.call_once(|| {
+            let line = format!("note: compiled code and offline scripts are not cached: {why}");
+            eprintln!("{}", super::output::terminal_safe(&line));
+        });
+    }
+    Ok(sandbox)
 }
 
 impl RunArgs {

@@ -7,7 +7,7 @@ use host::build::Language;
 use host::build::scaffold::{self, NewRevision};
 use host::plan::{self, Target};
 use host::project::{self, Project};
-use host::runtime::sandbox::{Limits, Sandbox};
+use host::runtime::sandbox::Limits;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -115,7 +115,7 @@ async fn scaffold_and_build(
         say!("Not built: run `host build` once the revision is written");
         return Ok(ExitCode::SUCCESS);
     }
-    let sandbox = Sandbox::new(Some(project.cache_dir()), Limits::default())?;
+    let sandbox = super::args::sandbox(project, Limits::default())?;
     let lock = host::build::build(root, &sandbox, false, &mut |e| eprintln!("{e}")).await?;
     say!(
         "Revision {id} built and locked ({} revisions in {})",
@@ -140,7 +140,7 @@ fn guest_sdk() -> PathBuf {
 /// `host build [--check]`.
 pub async fn build(ctx: &Context, check: bool) -> Result<ExitCode> {
     let root = &ctx.root;
-    let sandbox = Sandbox::new(Some(project::cache_dir(root)), Limits::default())?;
+    let sandbox = super::args::sandbox_caching_in(project::cache_dir(root), Limits::default())?;
     let lock = host::build::build(root, &sandbox, check, &mut |e| eprintln!("{e}")).await?;
     let verb = if check { "match" } else { "locked in" };
     say!(

@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use host::package::{self, oci::Credentials, oci::Registry, reference::Reference};
 use host::project::{self, Project};
-use host::runtime::sandbox::{Limits, Sandbox};
+use host::runtime::sandbox::Limits;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -133,7 +133,7 @@ fn keygen(name: &Path) -> Result<()> {
 
 /// `host package build`: components, OCI documents and the index in dist/.
 async fn build(dir: &Path, locked: bool) -> Result<()> {
-    let sandbox = Sandbox::new(Some(project::cache_dir(dir)), Limits::default())?;
+    let sandbox = super::args::sandbox_caching_in(project::cache_dir(dir), Limits::default())?;
     let built = package::build::build(dir, &sandbox, !locked, &mut |e| eprintln!("{e}")).await?;
     let i = &built.index;
     say!(

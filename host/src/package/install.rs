@@ -541,6 +541,10 @@ impl Job<'_> {
     ) -> Result<Vec<String>, PackageError> {
         let cache = Sandbox::new(Some(project.cache_dir()), Limits::default())
             .map_err(|e| self.refuse(e.to_string()))?;
+        if let Some(why) = cache.cache_unavailable() {
+            // Compiling into no cache would only waste the time it saves.
+            return Ok(vec![format!("installed, but not precompiled: {why}")]);
+        }
         let mut warnings = Vec::new();
         for p in pulled {
             if let Err(e) = cache.prepare(&p.component(), &BTreeSet::new()) {

@@ -14,12 +14,15 @@
 //! - [`codec`]: values between the WIT `value` variant and PostgreSQL's wire
 //!   format (encode, decode, text syntax, dates, numerics).
 //! - [`inline`]: a statement's parameters turned into literals for a script.
+//! - [`seal`]: the key, outside every project, that binds compiled code and
+//!   remembered scripts in the project's cache to the component they came from.
 
 pub mod codec;
 pub mod inline;
 pub mod pipeline;
 pub mod runner;
 pub mod sandbox;
+pub mod seal;
 pub mod session;
 
 // Their old paths, kept for callers outside the wing.

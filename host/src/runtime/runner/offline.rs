@@ -65,7 +65,7 @@ pub async fn offline_script(
                     transcript: session.transcript_hash(),
                     sql: session.into_script(),
                 };
-                scripts.put(&keys[n], &script);
+                scripts.put(&hashes[n], &keys[n], &script);
                 script
             }
         };
@@ -102,7 +102,11 @@ impl Remembered {
                 script_cache::key(blake3, s.direction, sandbox.limits(), &config)
             })
             .collect();
-        let hits = keys.iter().map(|k| scripts.get(k)).collect();
+        let hits = hashes
+            .iter()
+            .zip(&keys)
+            .map(|(blake3, k)| scripts.get(blake3, k))
+            .collect();
         Remembered { hashes, keys, hits }
     }
 }

@@ -7,9 +7,15 @@
 //! the limits it runs under and the host that renders it. All of those are
 //! hashed into the key, so a hit is exactly what running the guest again
 //! would print, without compiling or instantiating a thousand components.
+//!
+//! An entry is the first line, its seal ([`crate::runtime::seal`]) for the
+//! component and key, then the transcript hash and the SQL. The folder is in
+//! the project, where anyone can write: an entry without this machine's seal
+//! for this component and key is a miss, run again and overwritten.
 
 use crate::plan::Direction;
 use crate::runtime::sandbox::Limits;
+use crate::runtime::seal::{self, Binding, Purpose, SealKey};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -24,7 +30,8 @@ pub struct Script {
 
 /// Offline outputs on disk, one file per key.
 pub struct ScriptCache {
-    dir: Option<PathBuf>,
+    /// The folder and the key entries are sealed with; none without either.
+    place: Option<(PathBuf, SealKey)>,
 }
 
 /// The cache key: every input the guest's offline output depends on.
@@ -57,16 +64,29 @@ pub fn key(
 }
 
 impl ScriptCache {
-    /// A cache in `dir`; none (every lookup misses) without one.
+    /// A cache in `dir`, sealed with this machine's key; none (every lookup
+    /// misses) without a folder or a key.
     pub fn new(dir: Option<PathBuf>) -> ScriptCache {
-        ScriptCache { dir }
+        let key = seal::machine_key().ok().cloned();
+        ScriptCache {
+            place: dir.zip(key),
+        }
     }
 
-    /// The remembered output for `key`, if it is there and intact.
-    pub fn get(&self, key: &str) -> Option<Script> {
-        let text = std::fs::read_to_string(self.dir.as_ref()?.join(format!("{key}.sql"))).ok()?;
-        let (sum, body) = text.split_once('\n')?;
-        if blake3::hash(body.as_bytes()).to_hex().as_str() != sum {
+    /// A cache in `dir` sealed with `key`.
+    pub fn with_key(dir: PathBuf, key: SealKey) -> ScriptCache {
+        ScriptCache {
+            place: Some((dir, key)),
+        }
+    }
+
+    /// The remembered output of `component` for `key`, if it is there and
+    /// sealed for both on this machine.
+    pub fn get(&self, component: &str, key: &str) -> Option<Script> {
+        let (dir, sealing) = self.place.as_ref()?;
+        let text = std::fs::read_to_string(dir.join(format!("{key}.sql"))).ok()?;
+        let (seal, body) = text.split_once('\n')?;
+        if !sealing.verifies(&binding(component, key), body.as_bytes(), seal) {
             return None;
         }
         let (transcript, sql) = body.split_once('\n')?;
@@ -76,15 +96,26 @@ impl ScriptCache {
         })
     }
 
-    /// Remembers `script` under `key`. Best effort: a cache that cannot be
-    /// written only makes the next `--sql` slower.
-    pub fn put(&self, key: &str, script: &Script) {
-        let Some(dir) = &self.dir else { return };
+    /// Remembers `script` of `component` under `key`. Best effort: a cache
+    /// that cannot be written only makes the next `--sql` slower.
+    pub fn put(&self, component: &str, key: &str, script: &Script) {
+        let Some((dir, sealing)) = &self.place else {
+            return;
+        };
         let body = format!("{}\n{}", script.transcript, script.sql);
-        let text = format!("{}\n{body}", blake3::hash(body.as_bytes()).to_hex());
+        let seal = sealing.seal(&binding(component, key), body.as_bytes());
+        let text = format!("{seal}\n{body}");
         let _ = std::fs::create_dir_all(dir).and_then(|()| {
             crate::project::write_atomically(&dir.join(format!("{key}.sql")), text.as_bytes())
         });
+    }
+}
+
+fn binding<'a>(component: &'a str, key: &'a str) -> Binding<'a> {
+    Binding {
+        purpose: Purpose::Script,
+        component,
+        key,
     }
 }
 
@@ -99,24 +130,56 @@ mod tests {
         }
     }
 
+    fn sealed_with(dir: &std::path::Path, key: u8) -> ScriptCache {
+        ScriptCache::with_key(dir.into(), SealKey::new([key; 32]))
+    }
+
     #[test]
     fn a_stored_script_comes_back_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = ScriptCache::new(Some(dir.path().into()));
-        assert_eq!(cache.get("k"), None);
-        cache.put("k", &script());
-        assert_eq!(cache.get("k"), Some(script()));
+        let cache = sealed_with(dir.path(), 1);
+        assert_eq!(cache.get("c1", "k"), None);
+        cache.put("c1", "k", &script());
+        assert_eq!(cache.get("c1", "k"), Some(script()));
     }
 
     #[test]
     fn an_altered_entry_is_a_miss() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = ScriptCache::new(Some(dir.path().into()));
-        cache.put("k", &script());
+        let cache = sealed_with(dir.path(), 1);
+        cache.put("c1", "k", &script());
         let path = dir.path().join("k.sql");
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace("CREATE TABLE t", "DROP TABLE t")).unwrap();
-        assert_eq!(cache.get("k"), None);
+        assert_eq!(cache.get("c1", "k"), None);
+        // Its plain hash recomputed, as anyone without the key can.
+        let body = text
+            .split_once('\n')
+            .unwrap()
+            .1
+            .replace("CREATE TABLE t", "DROP TABLE t");
+        let forged = format!("{}\n{body}", blake3::hash(body.as_bytes()).to_hex());
+        std::fs::write(&path, forged).unwrap();
+        assert_eq!(cache.get("c1", "k"), None);
+    }
+
+    #[test]
+    fn an_entry_counts_only_for_its_component_key_and_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = sealed_with(dir.path(), 1);
+        cache.put("c1", "k", &script());
+        assert_eq!(cache.get("c2", "k"), None, "another component");
+        std::fs::copy(dir.path().join("k.sql"), dir.path().join("k2.sql")).unwrap();
+        assert_eq!(cache.get("c1", "k2"), None, "copied under another key");
+        assert_eq!(
+            sealed_with(dir.path(), 2).get("c1", "k"),
+            None,
+            "another machine"
+        );
+        // Written again here, it counts here.
+        let other = sealed_with(dir.path(), 2);
+        other.put("c1", "k", &script());
+        assert_eq!(other.get("c1", "k"), Some(script()));
     }
 
     #[test]
