@@ -26,13 +26,13 @@ const STDERR_BUDGET: usize = 16 << 10;
 
 /// What a test compares before and after a refused run.
 #[derive(Debug, PartialEq)]
-struct State {
+pub(crate) struct State {
     schema: String,
     heads: Vec<String>,
     history: Vec<(String, String)>,
 }
 
-fn state(db: &TestDb) -> State {
+pub(crate) fn state(db: &TestDb) -> State {
     State {
         schema: schema::snapshot(&mut db.client()),
         heads: db.heads(),
@@ -40,7 +40,7 @@ fn state(db: &TestDb) -> State {
     }
 }
 
-fn table_exists(db: &TestDb, table: &str) -> bool {
+pub(crate) fn table_exists(db: &TestDb, table: &str) -> bool {
     db.client()
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
         .unwrap()
@@ -51,7 +51,7 @@ fn table_exists(db: &TestDb, table: &str) -> bool {
 /// status 1 (not a signal, not a panic's 101), no panic of the host, one
 /// short `error:` line naming the revision, and the database unchanged.
 /// Returns that line.
-fn refused(db: &TestDb, before: &State, run: Run, id: &str) -> String {
+pub(crate) fn refused(db: &TestDb, before: &State, run: Run, id: &str) -> String {
     let stderr = run.stderr();
     let shown = || stderr.chars().take(2000).collect::<String>();
     assert_eq!(
@@ -524,6 +524,7 @@ fn host_measured(project: &Path, url: &str, args: &[&str]) -> (Run, i64) {
         .current_dir(std::env::temp_dir())
         .env_remove("DATABASE_URL")
         .env_remove("HOST_MIGRATIONS")
+        .env("HOST_ALLOW_SUPERUSER", "1")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap())
@@ -724,6 +725,7 @@ fn spawn_run_head(db: &TestDb, project: &Path) -> std::process::Child {
         .arg(project)
         .args(["--database-url", &db.url, "run", "head"])
         .env_remove("DATABASE_URL")
+        .env("HOST_ALLOW_SUPERUSER", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
