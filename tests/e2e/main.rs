@@ -9,6 +9,7 @@ mod failures;
 mod faults;
 mod fingerprint;
 mod hostile;
+mod hostile_privilege;
 mod offline;
 mod packages;
 mod polyglot;
@@ -323,6 +324,7 @@ fn concurrent_runs_apply_each_revision_once() {
                     "head",
                 ])
                 .env_remove("DATABASE_URL")
+                .env("HOST_ALLOW_SUPERUSER", "1")
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
