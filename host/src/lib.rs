@@ -7,7 +7,8 @@
 //!    [`imports`], [`hex`]): the pure rules, no I/O.
 //! 2. [`project`]: the project on disk, `host.toml`, verified components.
 //! 3. [`db`]: which database, PostgreSQL errors in words, the bookkeeping
-//!    tables and run lock, the embedded cluster.
+//!    tables and run lock, the embedded cluster, what the connected role
+//!    lets a revision reach.
 //! 4. [`fingerprint`]: reading the live catalog into a canonical schema.
 //! 5. [`runtime`]: sandbox, session, codec, pipeline and the runner.
 //! 6. [`verify`] (replays and proofs) and [`build`] (`host build`, scaffolding).

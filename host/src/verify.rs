@@ -4,6 +4,7 @@
 //! verifying a database's history against the lock.
 
 use crate::db::bookkeeping::StoreError;
+use crate::db::connect::ScratchSite;
 use crate::db::error::describe;
 use crate::fingerprint::{FingerprintError, Schema};
 use crate::plan::{self, Plan};
@@ -29,6 +30,16 @@ pub enum VerifyError {
         name: String,
         /// What failed.
         detail: String,
+    },
+    /// The role may not create databases, and no one else makes them for it.
+    #[error(
+        "cannot create the scratch database {name}: role \"{role}\" may not create databases (SQLSTATE 42501); `host fingerprint`, `host check`, `host identify` and `host verify --replay` replay the chain on a scratch database beside the configured one, so grant the role CREATEDB (`ALTER ROLE \"{role}\" CREATEDB`; it reaches no file or program of the server) or run the command as a role that has it"
+    )]
+    ScratchDenied {
+        /// The scratch database's name.
+        name: String,
+        /// The role that tried.
+        role: String,
     },
     /// A revision failed during the replay.
     #[error("replaying the chain on a scratch database failed: {0}")]
@@ -63,11 +74,9 @@ impl Scratch {
         &self.name
     }
 
-    /// Creates an empty database on the server `admin` is connected to.
-    pub async fn create(
-        admin: &Arc<Client>,
-        cfg: &tokio_postgres::Config,
-    ) -> Result<Scratch, VerifyError> {
+    /// Creates an empty database at `site`, owned by its migrating role.
+    pub async fn create(site: &ScratchSite) -> Result<Scratch, VerifyError> {
+        let admin = &site.admin;
         let name = format!(
             "host_scratch_{}",
             &blake3::hash(
@@ -80,11 +89,23 @@ impl Scratch {
             name: name.clone(),
             detail,
         };
-        admin
-            .batch_execute(&format!("CREATE DATABASE {}", ident(&name)))
+        let owner = match &site.owner {
+            Some(role) => format!(" OWNER {}", ident(role)),
+            None => String::new(),
+        };
+        if let Err(e) = admin
+            .batch_execute(&format!("CREATE DATABASE {}{owner}", ident(&name)))
             .await
-            .map_err(|e| fail("create", describe(&e)))?;
-        let mut scratch_cfg = cfg.clone();
+        {
+            if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
+                return Err(VerifyError::ScratchDenied {
+                    name,
+                    role: site.config.get_user().unwrap_or("?").to_owned(),
+                });
+            }
+            return Err(fail("create", describe(&e)));
+        }
+        let mut scratch_cfg = site.config.clone();
         scratch_cfg.dbname(&name);
         match crate::db::connect::connect(&scratch_cfg, "the scratch database").await {
             Ok(client) => Ok(Scratch {
@@ -210,7 +231,7 @@ pub async fn check(
     project: &Project,
     client: &Arc<Client>,
     sandbox: &Sandbox,
-    cfg: &tokio_postgres::Config,
+    site: &ScratchSite,
     opts: &RunOptions,
 ) -> Result<Drift, VerifyError> {
     let heads = opts.tables.read_heads(client).await?;
@@ -227,7 +248,7 @@ pub async fn check(
             differences: Vec::new(),
         });
     }
-    let scratch = Scratch::create(client, cfg).await?;
+    let scratch = Scratch::create(site).await?;
     let expected = expected_schema(project, sandbox, &scratch.client, &heads, opts).await;
     scratch.drop().await?;
     let label = if heads.is_empty() {
@@ -258,7 +279,7 @@ pub async fn identify(
     project: &Project,
     client: &Arc<Client>,
     sandbox: &Sandbox,
-    cfg: &tokio_postgres::Config,
+    site: &ScratchSite,
     opts: &RunOptions,
 ) -> Result<Identified, VerifyError> {
     // Read raw rows: the table may name revisions the project lacks.
@@ -279,7 +300,7 @@ pub async fn identify(
         .all(|r| r.fingerprint.is_some());
     let mut closest = Vec::new();
     if matches.is_empty() || !have_all {
-        let scratch = Scratch::create(client, cfg).await?;
+        let scratch = Scratch::create(site).await?;
         let replayed = replay(project, sandbox, &scratch.client, opts).await;
         scratch.drop().await?;
         let mut scored: Vec<(String, Vec<String>)> = replayed?

@@ -45,9 +45,11 @@ fn server() -> &'static str {
         // No server around: run the project's embedded cluster, as `host` itself would.
         let state = repo().join("target").join("e2e-cluster");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // As its superuser: the tests create databases and roles.
         let url = rt
             .block_on(host::db::cluster::Cluster::new(state).ensure_running())
-            .expect("no DATABASE_URL, no server on 127.0.0.1:5432, and the embedded cluster did not start");
+            .expect("no DATABASE_URL, no server on 127.0.0.1:5432, and the embedded cluster did not start")
+            .admin;
         let cfg: postgres::Config = url.parse().unwrap();
         to_kv(&cfg)
     })
@@ -100,6 +102,11 @@ impl TestDb {
             .unwrap();
         let url = format!("{} dbname={name}", server());
         TestDb { name, url }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// A new connection to this database.
@@ -217,21 +224,37 @@ pub fn state_dir() -> PathBuf {
 }
 
 /// Runs the `host` binary in a clean environment (no DATABASE_URL, no .env).
+/// The tests connect as the server's superuser, so the warning every run
+/// then prints is silenced (`hostile_privilege.rs` tests it).
 pub fn host_cmd(project: &Path, url: Option<&str>, args: &[&str]) -> Run {
-    host_cmd_with_state(project, url, args, &state_dir())
+    host_cmd_in(project, url, args, &state_dir(), false)
 }
 
-/// The `host` binary, keeping its own state in the tests' [`state_dir`].
+/// The `host` binary, keeping its own state in the tests' [`state_dir`], and
+/// with the superuser warning silenced.
 pub fn host_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
     cmd.env("HOST_STATE_DIR", state_dir());
+    cmd.env("HOST_ALLOW_SUPERUSER", "1");
     cmd
 }
 
 /// `host_cmd` with the host's own state (its cache key) in `state`.
 pub fn host_cmd_with_state(project: &Path, url: Option<&str>, args: &[&str], state: &Path) -> Run {
+    host_cmd_in(project, url, args, state, false)
+}
+
+/// [`host_cmd`], with the superuser warning left on when `warn` is true.
+pub fn host_cmd_warned(project: &Path, url: Option<&str>, args: &[&str], warn: bool) -> Run {
+    host_cmd_in(project, url, args, &state_dir(), warn)
+}
+
+fn host_cmd_in(project: &Path, url: Option<&str>, args: &[&str], state: &Path, warn: bool) -> Run {
     let mut cmd = host_command();
     cmd.env("HOST_STATE_DIR", state);
+    if warn {
+        cmd.env_remove("HOST_ALLOW_SUPERUSER");
+    }
     cmd.arg("--migrations").arg(project);
     if let Some(u) = url {
         cmd.arg("--database-url").arg(u);

@@ -114,6 +114,7 @@ fn a_closed_stdout_does_not_stop_a_migration() {
             "run",
             "head",
         ])
+        .env("HOST_ALLOW_SUPERUSER", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -11,6 +11,7 @@ mod fingerprint;
 mod hostile;
 mod hostile_bookkeeping;
 mod hostile_cache;
+mod hostile_privilege;
 mod offline;
 mod packages;
 mod polyglot;
@@ -325,6 +326,7 @@ fn concurrent_runs_apply_each_revision_once() {
                     "head",
                 ])
                 .env_remove("DATABASE_URL")
+                .env("HOST_ALLOW_SUPERUSER", "1")
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()

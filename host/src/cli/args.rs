@@ -1,10 +1,12 @@
 //! What the flags mean to the library: the global flags every command shares
 //! ([`Context`]), and the run flags as one [`RunOptions`] and [`Limits`].
 
+use super::output::terminal_safe;
 use super::{Cli, LimitArgs, LockArgs, RunArgs};
 use anyhow::{Context as _, Result};
 use host::db::bookkeeping::Tables;
 use host::db::connect::{self, Database};
+use host::db::role;
 use host::project::Project;
 use host::runtime::runner::RunOptions;
 use host::runtime::sandbox::{Limits, Sandbox};
@@ -45,6 +47,25 @@ impl Context {
         Ok(connect::open(self.database_url.as_deref(), &self.root).await?)
     }
 
+    /// Connects for a command that runs revisions, and says on stderr when the
+    /// role hands them the server's programs or files (unless the user
+    /// accepted that with `HOST_ALLOW_SUPERUSER`).
+    pub async fn connect_for_revisions(&self) -> Result<Database> {
+        let db = self.connect().await?;
+        if allowed(std::env::var(role::ALLOW_ENV).ok().as_deref()) {
+            return Ok(db);
+        }
+        match role::reach(&db.client).await {
+            Ok(reach) => {
+                if let Some(warning) = reach.warning() {
+                    eprintln!("warning: {}", terminal_safe(&warning));
+                }
+            }
+            Err(e) => eprintln!("warning: {}", terminal_safe(&e.to_string())),
+        }
+        Ok(db)
+    }
+
     /// Run options for commands without run flags: the tables, else defaults.
     pub fn options(&self) -> RunOptions {
         RunOptions {
@@ -52,6 +73,12 @@ impl Context {
             ..RunOptions::default()
         }
     }
+}
+
+/// Whether `HOST_ALLOW_SUPERUSER` accepts a role that reaches the server:
+/// set to anything but empty or `0`.
+fn allowed(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// A sandbox compiling into the project's cache.
@@ -115,4 +142,18 @@ fn secs(s: f64, what: &str) -> Result<Duration> {
 
 fn optional_secs(s: Option<f64>, what: &str) -> Result<Option<Duration>> {
     s.map(|t| secs(t, what)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed;
+
+    #[test]
+    fn the_superuser_warning_is_silenced_by_any_value_but_empty_or_zero() {
+        assert!(!allowed(None));
+        assert!(!allowed(Some("")));
+        assert!(!allowed(Some("0")));
+        assert!(allowed(Some("1")));
+        assert!(allowed(Some("yes")));
+    }
 }

@@ -13,7 +13,7 @@ pub async fn run(ctx: &Context, action: &DbAction) -> Result<ExitCode> {
     let cluster = Cluster::new(ctx.root.join(STATE_DIR).join("pg"));
     match action {
         DbAction::Status => say!("{}", cluster.status()?),
-        DbAction::Url => say!("{}", cluster.ensure_running().await?),
+        DbAction::Url => say!("{}", cluster.ensure_running().await?.migrator),
         DbAction::Stop => {
             if cluster.stop()? {
                 say!("stopped the embedded cluster");

@@ -24,7 +24,11 @@ pub async fn migrate(ctx: &Context, direction: Direction, a: &RunArgs) -> Result
         return Ok(ExitCode::SUCCESS);
     }
     let target = Target::parse(&a.target)?;
-    let db = ctx.connect().await?;
+    let db = if a.mode.plan {
+        ctx.connect().await?
+    } else {
+        ctx.connect_for_revisions().await?
+    };
     let client = db.client.clone();
     let heads = opts.tables.read_heads(&client).await?;
     let plan = runner::make_plan(&project, direction, &target, &heads)?;

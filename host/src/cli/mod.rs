@@ -271,7 +271,7 @@ pub enum Command {
 pub enum DbAction {
     /// Show whether it exists and runs, and where.
     Status,
-    /// Start it if needed and print its connection string.
+    /// Start it if needed and print its connection string (as the role runs use).
     Url,
     /// Stop it (its data is kept).
     Stop,

@@ -5,6 +5,7 @@
 use super::args::{Context, sandbox};
 use super::output::describe_heads;
 use anyhow::Result;
+use host::db::connect::ScratchSite;
 use host::project::Project;
 use host::runtime::runner::RunOptions;
 use host::runtime::sandbox::{Limits, Sandbox};
@@ -17,7 +18,7 @@ use tokio_postgres::Client;
 struct Verifying {
     project: Project,
     client: Arc<Client>,
-    cfg: tokio_postgres::Config,
+    site: ScratchSite,
     opts: RunOptions,
     sandbox: Sandbox,
 }
@@ -25,12 +26,12 @@ struct Verifying {
 /// Opens the project, connects, and makes a sandbox for replays.
 async fn verifying(ctx: &Context) -> Result<Verifying> {
     let project = ctx.project()?;
-    let db = ctx.connect().await?;
+    let db = ctx.connect_for_revisions().await?;
     let sandbox = sandbox(&project, Limits::default())?;
     Ok(Verifying {
         project,
+        site: db.scratch_site().await?,
         client: db.client,
-        cfg: db.config,
         opts: ctx.options(),
         sandbox,
     })
@@ -39,7 +40,7 @@ async fn verifying(ctx: &Context) -> Result<Verifying> {
 /// `host fingerprint`: replay the chain and record transcripts and fingerprints.
 pub async fn fingerprint(ctx: &Context) -> Result<ExitCode> {
     let v = verifying(ctx).await?;
-    let scratch = verify::Scratch::create(&v.client, &v.cfg).await?;
+    let scratch = verify::Scratch::create(&v.site).await?;
     let scratch_name = scratch.name().to_string();
     let replayed = verify::replay(&v.project, &v.sandbox, &scratch.client, &v.opts).await;
     scratch.drop().await?;
@@ -73,7 +74,7 @@ pub async fn fingerprint(ctx: &Context) -> Result<ExitCode> {
 /// `host check`: drift between the live schema and its current revision.
 pub async fn check(ctx: &Context) -> Result<ExitCode> {
     let v = verifying(ctx).await?;
-    let drift = verify::check(&v.project, &v.client, &v.sandbox, &v.cfg, &v.opts).await?;
+    let drift = verify::check(&v.project, &v.client, &v.sandbox, &v.site, &v.opts).await?;
     let at = describe_heads(&v.project, &drift.heads);
     if drift.differences.is_empty() {
         say!(
@@ -92,7 +93,7 @@ pub async fn check(ctx: &Context) -> Result<ExitCode> {
 /// `host identify`: which revision the live schema is, whatever the heads say.
 pub async fn identify(ctx: &Context) -> Result<ExitCode> {
     let v = verifying(ctx).await?;
-    let found = verify::identify(&v.project, &v.client, &v.sandbox, &v.cfg, &v.opts).await?;
+    let found = verify::identify(&v.project, &v.client, &v.sandbox, &v.site, &v.opts).await?;
     let recorded = if found.recorded.is_empty() {
         "nothing (base)".to_string()
     } else {
@@ -128,13 +129,17 @@ pub async fn verify(ctx: &Context, replay: bool, offline: bool) -> Result<ExitCo
         project.lock.revisions.len()
     );
     if !offline {
-        let db = ctx.connect().await?;
+        let db = if replay {
+            ctx.connect_for_revisions().await?
+        } else {
+            ctx.connect().await?
+        };
         let history = verify::verify_history(&project, &db.client, &opts).await?;
         say!("history: checked against the lock");
         findings.extend(history);
         if replay {
             let sandbox = sandbox(&project, Limits::default())?;
-            let scratch = verify::Scratch::create(&db.client, &db.config).await?;
+            let scratch = verify::Scratch::create(&db.scratch_site().await?).await?;
             let replayed = verify::replay(&project, &sandbox, &scratch.client, &opts).await;
             scratch.drop().await?;
             findings.extend(verify::verify_replay(&project, &replayed?));

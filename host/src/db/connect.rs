@@ -64,6 +64,39 @@ pub struct Database {
     pub config: tokio_postgres::Config,
     /// "--database-url", "DATABASE_URL", ..., or "the embedded cluster".
     pub origin: String,
+    /// The embedded cluster's superuser, which creates scratch databases for a
+    /// migrating role that may not; `None` where the role creates its own.
+    scratch_admin: Option<tokio_postgres::Config>,
+}
+
+/// Where replays make their scratch databases.
+pub struct ScratchSite {
+    /// A connection that may CREATE DATABASE and drop what it made.
+    pub admin: Arc<Client>,
+    /// The role that is to own a scratch database, when `admin` is another role.
+    pub owner: Option<String>,
+    /// The settings that connect to a scratch database once its name is set.
+    pub config: tokio_postgres::Config,
+}
+
+impl Database {
+    /// Where this database's replays make scratch databases: beside it, created
+    /// by its own connection, or by the embedded cluster's superuser for its
+    /// migrating role (which has no CREATEDB).
+    pub async fn scratch_site(&self) -> Result<ScratchSite, ConfigError> {
+        let (admin, owner) = match &self.scratch_admin {
+            Some(cfg) => (
+                connect(cfg, &self.origin).await?,
+                self.config.get_user().map(str::to_owned),
+            ),
+            None => (self.client.clone(), None),
+        };
+        Ok(ScratchSite {
+            admin,
+            owner,
+            config: self.config.clone(),
+        })
+    }
 }
 
 /// Where the origin names the project's own cluster.
@@ -77,17 +110,19 @@ pub async fn open(flag: Option<&str>, project_root: &Path) -> Result<Database, C
         .map(|t| parse_dotenv(&t))
         .unwrap_or_default();
     let env = |k: &str| std::env::var(k).ok();
-    let (url, origin) = match resolve(flag, &env, &dotenv) {
-        Some(c) => (c.url, c.origin),
+    let (url, origin, scratch_admin) = match resolve(flag, &env, &dotenv) {
+        Some(c) => (c.url, c.origin, None),
         None => {
             let cluster = Cluster::new(project_root.join(STATE_DIR).join("pg"));
-            let url = cluster
-                .ensure_running()
-                .await
-                .map_err(|e| ConfigError::NoDatabase {
-                    detail: e.to_string(),
-                })?;
-            (url, EMBEDDED.to_string())
+            let endpoints =
+                cluster
+                    .ensure_running()
+                    .await
+                    .map_err(|e| ConfigError::NoDatabase {
+                        detail: e.to_string(),
+                    })?;
+            let admin = parse(&endpoints.admin, EMBEDDED)?;
+            (endpoints.migrator, EMBEDDED.to_string(), Some(admin))
         }
     };
     let config = parse(&url, &origin)?;
@@ -96,6 +131,7 @@ pub async fn open(flag: Option<&str>, project_root: &Path) -> Result<Database, C
         client,
         config,
         origin,
+        scratch_admin,
     })
 }
 

@@ -23,7 +23,7 @@ pub fn advice(sqlstate: &str) -> Option<&'static str> {
             "a deadlock with another session; retrying the run is safe, the revision was rolled back"
         }
         "42501" => {
-            "the role lacks a privilege the migration needs (CREATE on the schema for the bookkeeping tables, ownership of the tables a revision alters); run as the schema's owner"
+            "the role lacks a privilege: run as the owner of the database, which may create the bookkeeping tables and alter the tables revisions made; what only a superuser may do (run programs or read files on the server, install untrusted extensions) stays refused on purpose, see README \"What a revision can reach\""
         }
         _ => return None,
     })

@@ -8,7 +8,9 @@
 //!   database is configured (`cluster/mod.rs` is the front door, the other
 //!   files are its folders, OS user, processes and binaries);
 //! - `error`: how every PostgreSQL error is worded, with the advice for the
-//!   SQLSTATEs a migration run typically meets.
+//!   SQLSTATEs a migration run typically meets;
+//! - `role`: whether the connected role hands a revision the server's
+//!   programs or files (a superuser, say).
 //!
 //! This module sits below `runtime`, `fingerprint` and `verify` and imports
 //! nothing from them.
@@ -17,3 +19,4 @@ pub mod bookkeeping;
 pub mod cluster;
 pub mod connect;
 pub mod error;
+pub mod role;

@@ -2,7 +2,7 @@
 //! `/tmp` fallback) and the filesystem work of creating and locking them.
 
 use super::user::RunAs;
-use super::{ClusterError, PORT, SUPERUSER, io_error};
+use super::{ClusterError, PORT, io_error};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -235,11 +235,13 @@ pub(super) fn conninfo_value(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// The tokio-postgres connection string for the socket in `socket_dir`.
-pub(super) fn conninfo(socket_dir: &Path, port: u16) -> String {
+/// The tokio-postgres connection string for `user` and `dbname` on the socket in `socket_dir`.
+pub(super) fn conninfo(socket_dir: &Path, port: u16, user: &str, dbname: &str) -> String {
     format!(
-        "host={} port={port} user={SUPERUSER} dbname=postgres",
-        conninfo_value(&socket_dir.to_string_lossy())
+        "host={} port={port} user={} dbname={}",
+        conninfo_value(&socket_dir.to_string_lossy()),
+        conninfo_value(user),
+        conninfo_value(dbname)
     )
 }
 

@@ -14,10 +14,16 @@
 //! - `R/data`, `R/sock`, `R/postgres.log`, where `R` is `S`, or
 //!   `/tmp/host-pg-<hash of S>` when the server's user cannot enter `S`;
 //!   the socket alone also moves there when its path would be too long.
+//!
+//! Roles: the initdb superuser `postgres` administers the cluster (creates
+//! the migrating role, the project's database and scratch databases); host's
+//! runs connect as [`MIGRATOR`], which owns [`DATABASE`] and nothing more
+//! (see `provision.rs`).
 
 mod binaries;
 mod layout;
 mod process;
+mod provision;
 #[cfg(test)]
 mod tests;
 mod user;
@@ -27,6 +33,7 @@ use layout::{Layout, cluster_version, conninfo, lock_state_dir};
 use process::{
     live_postmaster, log_tail, output_text, pg_command, probe, start_locked, wait_ready,
 };
+use provision::provision;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -35,8 +42,12 @@ use user::RunAs;
 
 /// Port in the socket file name; with no TCP listener it cannot clash with other servers.
 const PORT: u16 = 5432;
-/// Role and database the connection string names (initdb `-U`).
+/// The cluster's superuser (initdb `-U`) and its administrative database.
 const SUPERUSER: &str = "postgres";
+/// The role host's runs connect as: LOGIN, owner of [`DATABASE`], no other attribute.
+pub const MIGRATOR: &str = "migrator";
+/// The project's database, owned by [`MIGRATOR`].
+pub const DATABASE: &str = "app";
 /// Environment variable that names the directory holding initdb, pg_ctl and postgres.
 pub const BIN_ENV: &str = "HOST_PG_BIN";
 /// How long a start may take until the server accepts connections.
@@ -58,21 +69,29 @@ impl Cluster {
         }
     }
 
-    /// Creates the cluster if needed, starts it if it is not running and returns a
-    /// tokio-postgres connection string; safe to call from several processes at once.
-    pub async fn ensure_running(&self) -> Result<String, ClusterError> {
+    /// Creates the cluster, the migrating role and the project's database if
+    /// needed, starts the server if it is not running and returns its connection
+    /// strings; safe to call from several processes at once.
+    pub async fn ensure_running(&self) -> Result<Endpoints, ClusterError> {
         let user = RunAs::current()?;
         let layout = Layout::resolve(&self.state_dir, &user)?;
-        // Fast path: no lock, no child process; a connect proves the server is usable.
+        // Fast path: no lock, no child process; connecting as the migrating role
+        // proves the server is usable and the role and database are in place.
         if let Some(pid_file) = live_postmaster(&layout.data_dir)
             && pid_file.status == "ready"
         {
             let (socket_dir, port) = pid_file.endpoint(&layout);
-            if probe(&socket_dir, port, Duration::from_secs(2))
-                .await
-                .is_ok()
+            if probe(
+                &socket_dir,
+                port,
+                MIGRATOR,
+                DATABASE,
+                Duration::from_secs(2),
+            )
+            .await
+            .is_ok()
             {
-                return Ok(conninfo(&socket_dir, port));
+                return Ok(Endpoints::at(&socket_dir, port));
             }
         }
 
@@ -89,10 +108,12 @@ impl Cluster {
         .map_err(|e| ClusterError::Task(e.to_string()))??;
 
         let (socket_dir, port) = pid_file.endpoint(&layout);
-        // The lock stays held until the server answers, so waiting processes find it ready.
+        // The lock stays held until the server answers and the role owns the
+        // database, so waiting processes find both ready and never provision twice at once.
         wait_ready(&layout, &socket_dir, port, Instant::now() + READY_TIMEOUT).await?;
+        provision(&socket_dir, port).await?;
         drop(guard);
-        Ok(conninfo(&socket_dir, port))
+        Ok(Endpoints::at(&socket_dir, port))
     }
 
     /// Whether the cluster exists / runs, its pid, data dir, socket dir, PostgreSQL version.
@@ -119,7 +140,7 @@ impl Cluster {
             pid: pid_file.as_ref().map(|p| p.pid as u32),
             bin_dir: find_bin_dir(version.as_deref()).ok(),
             version,
-            connection_string: conninfo(&socket_dir, port),
+            connection_string: conninfo(&socket_dir, port, MIGRATOR, DATABASE),
             state_dir: layout.state_dir.clone(),
             data_dir: layout.data_dir.clone(),
             socket_dir,
@@ -163,6 +184,24 @@ impl Cluster {
     }
 }
 
+/// The connection strings of a running cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// As [`MIGRATOR`] to [`DATABASE`]: what host's runs use.
+    pub migrator: String,
+    /// As the superuser to `postgres`: for creating scratch databases, never for revisions.
+    pub admin: String,
+}
+
+impl Endpoints {
+    fn at(socket_dir: &std::path::Path, port: u16) -> Self {
+        Self {
+            migrator: conninfo(socket_dir, port, MIGRATOR, DATABASE),
+            admin: conninfo(socket_dir, port, SUPERUSER, SUPERUSER),
+        }
+    }
+}
+
 /// What `host db status` shows about the local cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterStatus {
@@ -172,7 +211,7 @@ pub struct ClusterStatus {
     pub pid: Option<u32>,
     /// PostgreSQL major version the cluster was created with (`PG_VERSION`).
     pub version: Option<String>,
-    /// tokio-postgres connection string for the socket.
+    /// tokio-postgres connection string for the socket, as the migrating role.
     pub connection_string: String,
     /// The project state dir the cluster belongs to (canonical).
     pub state_dir: PathBuf,
@@ -230,6 +269,10 @@ impl fmt::Display for ClusterStatus {
         writeln!(f, "  socket:   {}", self.socket_dir.display())?;
         writeln!(f, "  log:      {}", self.log_file.display())?;
         writeln!(f, "  user:     {}", self.run_as)?;
+        writeln!(
+            f,
+            "  role:     {MIGRATOR}, owner of the database {DATABASE}, not a superuser (revisions run as it; {SUPERUSER} only administers the cluster)"
+        )?;
         match &self.bin_dir {
             Some(dir) => writeln!(f, "  binaries: {}", dir.display())?,
             None => writeln!(
@@ -376,6 +419,18 @@ pub enum ClusterError {
         log: PathBuf,
         /// Its last lines.
         tail: String,
+    },
+    /// The migrating role or the project's database could not be set up.
+    #[error(
+        "the embedded cluster runs, but could not set up the role {MIGRATOR} that owns the database {DATABASE}: {step} failed: {detail}; {advice}"
+    )]
+    Provision {
+        /// What was being done.
+        step: String,
+        /// The server's error.
+        detail: String,
+        /// What to do.
+        advice: &'static str,
     },
     /// The blocking part of the start panicked or was cancelled.
     #[error("starting the local cluster failed: {0}")]

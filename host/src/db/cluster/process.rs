@@ -391,27 +391,50 @@ fn clear_stale_pid_file(layout: &Layout, deadline: Instant) -> Result<(), Cluste
     Ok(())
 }
 
-/// Connects once over the socket; the handshake only completes on a server that is ready.
-pub(super) async fn probe(socket_dir: &Path, port: u16, timeout: Duration) -> Result<(), String> {
+/// Why a probe did not connect.
+#[derive(Debug)]
+pub(super) struct Unanswered {
+    /// The server answered that the database does not exist (SQLSTATE 3D000).
+    pub(super) missing_database: bool,
+    /// The error in words.
+    pub(super) text: String,
+}
+
+/// Connects once over the socket as `user` to `dbname`; the handshake only
+/// completes on a server that is ready.
+pub(super) async fn probe(
+    socket_dir: &Path,
+    port: u16,
+    user: &str,
+    dbname: &str,
+    timeout: Duration,
+) -> Result<(), Unanswered> {
     let mut config = tokio_postgres::Config::new();
     config
         .host_path(socket_dir)
         .port(port)
-        .user(SUPERUSER)
-        .dbname("postgres")
+        .user(user)
+        .dbname(dbname)
         .connect_timeout(timeout);
     let connect = config.connect(tokio_postgres::NoTls);
     let (client, connection) = tokio::time::timeout(timeout, connect)
         .await
-        .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| Unanswered {
+            missing_database: false,
+            text: format!("no answer within {} ms", timeout.as_millis()),
+        })?
+        .map_err(|e| Unanswered {
+            missing_database: e.code()
+                == Some(&tokio_postgres::error::SqlState::UNDEFINED_DATABASE),
+            text: crate::db::error::describe(&e),
+        })?;
     drop(client);
     // Polled without a client, the connection sends Terminate, so the server logs no EOF.
     let _ = tokio::time::timeout(timeout, connection).await;
     Ok(())
 }
 
-/// Probes the socket until the server answers or `deadline` passes.
+/// Probes the socket as the superuser until the server answers or `deadline` passes.
 pub(super) async fn wait_ready(
     layout: &Layout,
     socket_dir: &Path,
@@ -419,9 +442,20 @@ pub(super) async fn wait_ready(
     deadline: Instant,
 ) -> Result<(), ClusterError> {
     loop {
-        let last_error = match probe(socket_dir, port, Duration::from_secs(2)).await {
+        let last_error = match probe(
+            socket_dir,
+            port,
+            SUPERUSER,
+            SUPERUSER,
+            Duration::from_secs(2),
+        )
+        .await
+        {
             Ok(()) => return Ok(()),
-            Err(e) => e,
+            // A start interrupted while the project's database took over `postgres`
+            // leaves none; the server that says so is ready, and provisioning makes a new one.
+            Err(e) if e.missing_database => return Ok(()),
+            Err(e) => e.text,
         };
         if Instant::now() >= deadline {
             return Err(ClusterError::NotReady {

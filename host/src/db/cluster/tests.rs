@@ -1,7 +1,10 @@
-//! Unit tests of the cluster's pure parts: permissions, socket paths,
-//! conninfo, pid files, versions; starting a real server is tested end to end.
+//! Unit tests of the cluster's pure parts (permissions, socket paths,
+//! conninfo, pid files, versions), then real clusters: the role host's runs
+//! use owns the project's database and reaches nothing beyond it, in a new
+//! cluster and in one an earlier host made.
 
 use super::binaries::{binaries_major, major_of, version_key};
+use super::layout::lock_state_dir;
 use super::layout::{
     DirPerm, absolute_lenient, can_traverse, conninfo, conninfo_value, first_blocked, short_hash,
     socket_dir_problem,
@@ -62,10 +65,10 @@ fn socket_dir_falls_back_when_the_path_is_too_long() {
 #[test]
 fn conninfo_quotes_only_when_needed() {
     assert_eq!(
-        conninfo(Path::new("/tmp/x/sock"), 5432),
-        "host=/tmp/x/sock port=5432 user=postgres dbname=postgres"
+        conninfo(Path::new("/tmp/x/sock"), 5432, MIGRATOR, DATABASE),
+        "host=/tmp/x/sock port=5432 user=migrator dbname=app"
     );
-    let quoted = conninfo(Path::new("/tmp/a b/sock"), 5432);
+    let quoted = conninfo(Path::new("/tmp/a b/sock"), 5432, SUPERUSER, SUPERUSER);
     assert!(quoted.starts_with("host='/tmp/a b/sock' "));
     let parsed: tokio_postgres::Config = quoted.parse().unwrap();
     assert_eq!(
@@ -148,4 +151,222 @@ fn absolute_lenient_resolves_the_existing_prefix() {
         absolute_lenient(Path::new("/")).unwrap(),
         PathBuf::from("/")
     );
+}
+
+// Real clusters below: initdb and a server per test, in a folder of its own.
+
+/// A cluster in a fresh folder, stopped when the test ends however it ends.
+struct Scratch {
+    cluster: Cluster,
+    _dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // The server's OS user (postgres, when the tests run as root) must enter it.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        Self {
+            cluster: Cluster::new(dir.path().join("pg")),
+            _dir: dir,
+        }
+    }
+
+    /// Starts the server the way hosts before the migrating role did: initdb
+    /// and pg_ctl, nothing created in it.
+    async fn start_as_an_earlier_host(&self) -> String {
+        let user = RunAs::current().unwrap();
+        let layout = Layout::resolve(&self.cluster.state_dir, &user).unwrap();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let pid_file = {
+            let _lock = lock_state_dir(&layout.state_dir).unwrap();
+            start_locked(&layout, &user, deadline).unwrap()
+        };
+        let (socket_dir, port) = pid_file.endpoint(&layout);
+        wait_ready(&layout, &socket_dir, port, deadline)
+            .await
+            .unwrap();
+        conninfo(&socket_dir, port, SUPERUSER, SUPERUSER)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop();
+    }
+}
+
+async fn client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect with {url}: {e}"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// SQLSTATE of a statement that must fail.
+async fn refused(client: &tokio_postgres::Client, sql: &str) -> String {
+    let e = client
+        .batch_execute(sql)
+        .await
+        .expect_err(&format!("{sql} succeeded"));
+    e.code().expect("a server error").code().to_owned()
+}
+
+/// Asserts that `url` connects as a LOGIN role with no attribute beyond its
+/// database, owning it, and that what a revision could use to leave the
+/// database (a program, a server file, dblink) is denied.
+async fn assert_least_privilege(url: &str) {
+    let c = client(url).await;
+    let row = c
+        .query_one(
+            "SELECT r.rolname::text, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication,
+                    r.rolbypassrls, r.rolcanlogin, pg_get_userbyid(d.datdba)::text, current_database()::text
+             FROM pg_roles r, pg_database d
+             WHERE r.rolname = session_user AND d.datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), MIGRATOR);
+    for (i, attribute) in [
+        "SUPERUSER",
+        "CREATEDB",
+        "CREATEROLE",
+        "REPLICATION",
+        "BYPASSRLS",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(!row.get::<_, bool>(i + 1), "{MIGRATOR} has {attribute}");
+    }
+    assert!(row.get::<_, bool>(6), "{MIGRATOR} cannot log in");
+    assert_eq!(row.get::<_, String>(7), MIGRATOR, "owner of the database");
+    assert_eq!(row.get::<_, String>(8), DATABASE);
+    let reach = crate::db::role::reach(&c).await.unwrap();
+    assert!(!reach.escapes(), "{reach:?}");
+
+    assert_eq!(
+        refused(&c, "COPY (SELECT 1) TO PROGRAM 'true'").await,
+        "42501"
+    );
+    assert_eq!(
+        refused(&c, "SELECT pg_read_file('/etc/passwd')").await,
+        "42501"
+    );
+    assert_eq!(refused(&c, "CREATE EXTENSION dblink").await, "42501");
+    assert_eq!(refused(&c, "ALTER ROLE migrator SUPERUSER").await, "42501");
+    // What revisions do: the owner creates in public and drops what it made.
+    c.batch_execute("CREATE TABLE owned (id serial PRIMARY KEY); DROP TABLE owned")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_new_cluster_migrates_as_a_role_that_owns_the_database_and_nothing_more() {
+    let scratch = Scratch::new();
+    let endpoints = scratch.cluster.ensure_running().await.unwrap();
+    assert!(
+        endpoints.migrator.ends_with(" user=migrator dbname=app"),
+        "{}",
+        endpoints.migrator
+    );
+    assert_least_privilege(&endpoints.migrator).await;
+    // The superuser stays, for the cluster's administration.
+    let admin = client(&endpoints.admin).await;
+    let su: bool = admin
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(su);
+    // A second call finds everything in place (the fast path) and says the same.
+    assert_eq!(scratch.cluster.ensure_running().await.unwrap(), endpoints);
+    let status = scratch.cluster.status().unwrap().to_string();
+    assert!(
+        status.contains("role:     migrator, owner of the database app, not a superuser"),
+        "{status}"
+    );
+    assert!(status.contains("user=migrator dbname=app"), "{status}");
+}
+
+#[tokio::test]
+async fn a_cluster_made_by_an_earlier_host_is_handed_to_the_role_on_its_next_start() {
+    let scratch = Scratch::new();
+    let old_url = scratch.start_as_an_earlier_host().await;
+    // What an earlier host left: the project in `postgres`, owned by the superuser.
+    client(&old_url)
+        .await
+        .batch_execute(
+            "CREATE TYPE status AS ENUM ('open', 'done');
+             CREATE TABLE tasks (id serial PRIMARY KEY, title text NOT NULL, status status);
+             CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);
+             INSERT INTO alembic_version VALUES ('934f38a4fc73');
+             INSERT INTO tasks (title, status) VALUES ('kept', 'open');
+             CREATE VIEW open_tasks AS SELECT * FROM tasks WHERE status = 'open';
+             CREATE FUNCTION task_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM tasks';
+             CREATE SCHEMA audit; CREATE TABLE audit.log (at timestamptz)",
+        )
+        .await
+        .unwrap();
+
+    let endpoints = scratch.cluster.ensure_running().await.unwrap();
+    assert_least_privilege(&endpoints.migrator).await;
+    let c = client(&endpoints.migrator).await;
+    let head: String = c
+        .query_one("SELECT version_num FROM alembic_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(head, "934f38a4fc73", "the project's data moved with it");
+    // Every object is the role's now: it may change, and drop, what revisions made.
+    c.batch_execute(
+        "INSERT INTO tasks (title) VALUES ('new');
+         ALTER TABLE tasks ADD COLUMN due date;
+         ALTER TYPE status ADD VALUE 'blocked';
+         ALTER VIEW open_tasks RENAME TO todo;
+         DROP VIEW todo;
+         DROP FUNCTION task_count();
+         DROP SCHEMA audit CASCADE",
+    )
+    .await
+    .unwrap();
+    let admin = client(&endpoints.admin).await;
+    let empty: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        empty, 0,
+        "a new, empty postgres database administers the cluster"
+    );
+
+    // A start interrupted between the rename and the new `postgres` leaves none:
+    // the next start still finds the server ready and makes it.
+    drop(admin);
+    client(
+        &endpoints
+            .admin
+            .replace("dbname=postgres", "dbname=template1"),
+    )
+    .await
+    .batch_execute("DROP DATABASE postgres WITH (FORCE)")
+    .await
+    .unwrap();
+    assert!(scratch.cluster.stop().unwrap());
+    let again = scratch.cluster.ensure_running().await.unwrap();
+    assert_eq!(again, endpoints);
+    client(&again.admin).await;
+    assert_least_privilege(&again.migrator).await;
 }
