@@ -276,3 +276,21 @@ fn a_client_encoding_that_reads_bytes_differently_cannot_hide_a_commit() {
     ));
     assert_eq!(upgrades(&db), 4);
 }
+
+#[test]
+fn copy_to_and_from_the_client_fails_the_revision_cleanly() {
+    // COPY … FROM STDIN would make the server wait for data that never comes,
+    // COPY … TO STDOUT sends rows outside any query: either could hang the
+    // run or leave the connection out of step with the host.
+    let (db, project, before) = at_head_with("e0000000003c");
+    let run = db.host(project.path(), &["run", "head", "--timeout", "60"]);
+    let line = refused(&db, &before, run, "e0000000003c");
+    assert!(!table_exists(&db, "canary_copies_from_stdin"), "{line}");
+    assert!(line.contains("rolled back"), "{line}");
+    // Refused before it reached the server, with the way out.
+    assert!(
+        line.contains("COPY to or from the client (STDIN/STDOUT) is not available to a revision")
+            && line.contains("execute-many"),
+        "{line}"
+    );
+}

@@ -261,7 +261,17 @@ impl Session {
 
     /// Refuses statements that would end or replace the revision's transaction.
     fn guard(statement: &str) -> Result<(), DbError> {
-        crate::sql::guard::check(statement).map_err(|r| DbError {
+        crate::sql::guard::check(statement).map_err(|r| if r.command.starts_with("COPY") {
+            DbError {
+                sqlstate: "0A000".to_string(),
+                message: format!(
+                    "{} is not available to a revision: its data would travel on the host's own connection (and in a --sql script psql would read the lines after it as data)",
+                    r.command
+                ),
+                detail: None,
+                hint: Some("insert rows with execute-many (pipelined), or COPY from a file the server reads".to_string()),
+            }
+        } else { DbError {
             sqlstate: "2D000".to_string(),
             message: format!(
                 "{} is not allowed in a revision: the host runs each revision in its own transaction and ends it itself",
@@ -271,7 +281,7 @@ impl Session {
             hint: Some(
                 "remove it; a revision that must run outside a transaction declares transactional: false".to_string(),
             ),
-        })
+        }})
     }
 
     fn keep<T>(&mut self, r: Result<T, DbError>) -> Result<T, DbError> {

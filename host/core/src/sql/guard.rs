@@ -1,6 +1,9 @@
 //! Statements a guest may not send: the ones that end, start or hand off the
-//! transaction the host runs the revision in. Without this check a revision
-//! could COMMIT half of its work and break "applied whole or not at all".
+//! transaction the host runs the revision in (without this check a revision
+//! could COMMIT half of its work and break "applied whole or not at all"),
+//! and `COPY` to or from the client, whose sub-protocol would take over the
+//! host's connection (and, in a `--sql` script, make psql read the lines
+//! after it as data).
 
 use super::lex::{Kind, lex_with};
 
@@ -23,8 +26,12 @@ fn statements(script: &str, standard_strings: bool) -> Vec<Vec<String>> {
             Kind::Other if text == ";" => out.push(Vec::new()),
             Kind::Word => {
                 let words = out.last_mut().expect("never empty");
+                let word = text.to_ascii_uppercase();
                 if words.len() < 2 {
-                    words.push(text.to_ascii_uppercase());
+                    words.push(word);
+                } else if words[0] == "COPY" && (word == "STDIN" || word == "STDOUT") {
+                    // Kept past the leading words: COPY's direction comes late.
+                    words.push(word);
                 }
             }
             kind if kind.is_blank() => {}
@@ -71,6 +78,11 @@ pub fn check(script: &str) -> Result<(), Refused> {
             "PREPARE" => second == "TRANSACTION",
             _ => false,
         };
+        if first == "COPY" && words[1..].iter().any(|w| w == "STDIN" || w == "STDOUT") {
+            return Err(Refused {
+                command: "COPY to or from the client (STDIN/STDOUT)".into(),
+            });
+        }
         if refused {
             return Err(Refused {
                 command: if first == "START" || first == "PREPARE" {
@@ -128,6 +140,19 @@ mod tests {
     }
 
     #[test]
+    fn copy_to_or_from_the_client_is_refused() {
+        let copy = Some("COPY to or from the client (STDIN/STDOUT)".to_string());
+        assert_eq!(refused("COPY t FROM STDIN"), copy);
+        assert_eq!(refused("copy t (a, b) from stdin with (format csv)"), copy);
+        assert_eq!(refused("SELECT 1; COPY (SELECT 1) TO STDOUT"), copy);
+        assert_eq!(
+            refused("COPY t TO /* x */ \"stdout\""),
+            None,
+            "the server refuses a quoted name there"
+        );
+    }
+
+    #[test]
     fn comments_end_where_the_server_ends_them() {
         // PostgreSQL ends a `--` comment at a carriage return too, and block comments nest.
         assert_eq!(
@@ -161,6 +186,8 @@ mod tests {
             "SELECT \"commit\" FROM t; -- ; commit\nSELECT 1",
             "/* ; commit; /* nested */ */ SELECT 1",
             "PREPARE q AS SELECT 1",
+            "COPY t TO '/tmp/x'",
+            "COPY (SELECT 'stdin') TO PROGRAM 'stdout'",
             "START_X",
             "",
         ] {
