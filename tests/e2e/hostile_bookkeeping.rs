@@ -194,7 +194,8 @@ fn verify_names_a_trigger_attached_to_the_history_table() {
     let out = run.stdout() + &run.stderr();
     assert_eq!(run.output.status.code(), Some(4), "{out}");
     assert!(
-        out.contains("trigger keep_rows on host_history") && out.contains("cannot be trusted"),
+        out.contains("trigger keep_rows on public.host_history")
+            && out.contains("cannot be trusted"),
         "{out}"
     );
 }
@@ -292,5 +293,50 @@ fn copy_to_and_from_the_client_fails_the_revision_cleanly() {
         line.contains("COPY to or from the client (STDIN/STDOUT) is not available to a revision")
             && line.contains("execute-many"),
         "{line}"
+    );
+}
+
+#[test]
+fn look_alike_catalog_functions_on_the_search_path_fool_nothing() {
+    // After the guest's revision, every new connection to the database puts
+    // the look-alikes first. The run lock must still be the real one: held
+    // by another session, the next run waits and times out naming it.
+    let (db, project, _) = at_head_with("e0000000003d");
+    db.host(project.path(), &["run", "head"]).ok();
+    assert_eq!(heads_in(&db, "public"), vec!["e0000000003d".to_string()]);
+    let mut blocker = db.client();
+    let path: String = blocker.query_one("SHOW search_path", &[]).unwrap().get(0);
+    assert!(
+        path.starts_with("look_alike"),
+        "the setting is planted: {path}"
+    );
+    let key = host::db::bookkeeping::Tables::default().lock_key();
+    blocker
+        .execute("SELECT pg_catalog.pg_advisory_lock($1)", &[&key])
+        .unwrap();
+    let err = db
+        .host(
+            project.path(),
+            &["downgrade", "-1", "--lock-timeout", "0.3"],
+        )
+        .fails();
+    assert!(
+        err.contains("holds the lock") && err.contains("--lock-timeout"),
+        "{err}"
+    );
+    assert_eq!(heads_in(&db, "public"), vec!["e0000000003d".to_string()]);
+    blocker
+        .execute("SELECT pg_catalog.pg_advisory_unlock($1)", &[&key])
+        .unwrap();
+    // And the real transaction checks and heads checks hold: down and up again.
+    db.host(project.path(), &["downgrade", "-1"]).ok();
+    assert_eq!(heads_in(&db, "public"), vec![REV3.to_string()]);
+    db.host(project.path(), &["run", "head"]).ok();
+    assert_eq!(heads_in(&db, "public"), vec!["e0000000003d".to_string()]);
+    let current = db.host(project.path(), &["current"]).ok();
+    assert!(
+        current.stdout().contains("e0000000003d"),
+        "{}",
+        current.stdout()
     );
 }

@@ -288,7 +288,16 @@ pub fn describe_target(cfg: &tokio_postgres::Config) -> String {
     )
 }
 
-/// Connects and drives the connection on the current runtime.
+/// The `search_path` of the host's own statements on every connection it
+/// opens. A database's or role's settings may put a schema before
+/// `pg_catalog` (a revision can plant one with `ALTER DATABASE … SET`), and
+/// a look-alike `=` there answered for the host's comparisons. Set for the
+/// session, so `SET LOCAL search_path TO DEFAULT` gives a revision the
+/// database's own path back for its transaction.
+pub const HOST_SEARCH_PATH: &str = "SET search_path = pg_catalog, pg_temp";
+
+/// Connects, pins [`HOST_SEARCH_PATH`], and drives the connection on the
+/// current runtime.
 pub async fn connect(
     cfg: &tokio_postgres::Config,
     origin: &str,
@@ -302,6 +311,14 @@ pub async fn connect(
         // Errors surface on the next query through the client; nothing to do here.
         let _ = connection.await;
     });
+    client
+        .batch_execute(HOST_SEARCH_PATH)
+        .await
+        .map_err(|e| ConfigError::Connect {
+            origin: origin.to_string(),
+            target: describe_target(cfg),
+            detail: crate::db::error::describe(&e),
+        })?;
     Ok(Arc::new(client))
 }
 

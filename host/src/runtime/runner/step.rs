@@ -10,6 +10,7 @@ use tokio_postgres::Client;
 
 use super::{Event, Progress, RunError, RunOptions, RunReport, StepReport, rollback, watchdog};
 use crate::db::bookkeeping::{Bookkeeping, StepRecord, StoreError, invalid_indexes};
+use crate::db::connect::HOST_SEARCH_PATH;
 use crate::db::error::describe;
 use crate::fingerprint::{FingerprintError, Schema};
 use crate::plan::{self, Plan};
@@ -30,8 +31,9 @@ fn same_transaction_sql(txid: &str) -> String {
     )
 }
 
-/// Session settings a revision outside a transaction may have changed.
-const RESET_TIMEOUTS: &str = "RESET statement_timeout; RESET lock_timeout;\n";
+/// Session settings a revision outside a transaction may have changed, set
+/// back to what the host's own statements run with.
+const RESET_TIMEOUTS: &str = "RESET statement_timeout; RESET lock_timeout; SET client_encoding = 'UTF8'; SET search_path = pg_catalog, pg_temp;\n";
 
 /// Settings the host's own statements after a revision's SQL depend on, set
 /// again, since the revision may have changed them: `client_encoding` to one
@@ -279,10 +281,7 @@ impl StepRun<'_> {
             }
             return RunError::Guest { source, heads };
         };
-        let _ = self
-            .client
-            .batch_execute(&format!("{RESET_TIMEOUTS}SET client_encoding = 'UTF8';"))
-            .await;
+        let _ = self.client.batch_execute(RESET_TIMEOUTS).await;
         if let Err(e) = self
             .tables
             .fail_untransacted(self.client, id, &source.to_string())
@@ -412,9 +411,10 @@ impl StepRun<'_> {
                 heads: self.heads.to_vec(),
             });
         }
+        // A revision's session-level SET of the path outlives its COMMIT.
         let Err(e) = self
             .client
-            .batch_execute(&format!("{bookkeeping}COMMIT"))
+            .batch_execute(&format!("{bookkeeping}COMMIT; {HOST_SEARCH_PATH}"))
             .await
         else {
             return Ok(());
@@ -471,10 +471,14 @@ async fn first_value(client: &Client, query: &str) -> Option<String> {
 /// step's timeouts. Outside a transaction the settings are the session's,
 /// reset afterwards.
 fn begin_sql(transactional: bool, settings: &RevisionSettings, opts: &RunOptions) -> String {
+    // The revision gets the database's own search_path, not the host's pinned one.
     let (mut begin, set) = if transactional {
-        (String::from("BEGIN;"), "SET LOCAL")
+        (
+            String::from("BEGIN; SET LOCAL search_path TO DEFAULT;"),
+            "SET LOCAL",
+        )
     } else {
-        (String::new(), "SET")
+        (String::from("SET search_path TO DEFAULT;"), "SET")
     };
     let timeouts = [
         (
