@@ -340,3 +340,68 @@ fn look_alike_catalog_functions_on_the_search_path_fool_nothing() {
         current.stdout()
     );
 }
+
+/// Opens a transaction and returns its id, as a step does with BEGIN.
+async fn begin(client: &tokio_postgres::Client) -> String {
+    client.batch_execute("BEGIN").await.unwrap();
+    let row = client
+        .query_one("SELECT txid_current()::text", &[])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+#[tokio::test]
+async fn a_failed_step_says_rolled_back_only_for_its_own_transaction() {
+    // What a guest that got past the statement guard could leave behind: its
+    // step's transaction committed and another open (aborted, or not). Only
+    // the step's own transaction, aborted or not, counts as rolled back.
+    use host::db::transaction::{RolledBack, rollback_checked};
+    let (client, _db) = crate::common::async_db().await;
+    client
+        .batch_execute("CREATE TABLE t (id int)")
+        .await
+        .unwrap();
+
+    let own = begin(&client).await;
+    client
+        .batch_execute("INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    assert_eq!(rollback_checked(&client, &own).await, RolledBack::Own);
+
+    let own = begin(&client).await;
+    assert!(client.batch_execute("SELECT 1/0").await.is_err());
+    assert_eq!(rollback_checked(&client, &own).await, RolledBack::Own);
+
+    let own = begin(&client).await;
+    client
+        .batch_execute("INSERT INTO t VALUES (2); COMMIT; BEGIN; INSERT INTO t VALUES (3)")
+        .await
+        .unwrap();
+    assert_eq!(rollback_checked(&client, &own).await, RolledBack::Escaped);
+
+    let own = begin(&client).await;
+    client
+        .batch_execute("INSERT INTO t VALUES (4); COMMIT; BEGIN")
+        .await
+        .unwrap();
+    assert!(client.batch_execute("SELECT 1/0").await.is_err());
+    assert_eq!(rollback_checked(&client, &own).await, RolledBack::Escaped);
+
+    let own = begin(&client).await;
+    client
+        .batch_execute("ROLLBACK; INSERT INTO t VALUES (5)")
+        .await
+        .unwrap();
+    assert_eq!(rollback_checked(&client, &own).await, RolledBack::Escaped);
+
+    let rows: Vec<i32> = client
+        .query("SELECT id FROM t ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, vec![2, 4, 5], "what the escapes committed");
+}

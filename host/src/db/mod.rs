@@ -9,6 +9,8 @@
 //!   files are its folders, OS user, processes and binaries);
 //! - `error`: how every PostgreSQL error is worded, with the advice for the
 //!   SQLSTATEs a migration run typically meets;
+//! - `transaction`: rolling back a failed step, checked against the
+//!   transaction it began;
 //! - `role`: whether the connected role hands a revision the server's
 //!   programs or files (a superuser, say).
 //!
@@ -20,3 +22,4 @@ pub mod cluster;
 pub mod connect;
 pub mod error;
 pub mod role;
+pub mod transaction;

@@ -350,9 +350,4 @@ async fn refuse_unfinished(client: &Client, tables: &Bookkeeping) -> Result<(), 
     Ok(())
 }
 
-/// Rolls back the open transaction; if the connection is gone, the server
-/// already did. Bounded: behind a silent network the ROLLBACK would wait
-/// forever, and the process exiting closes the connection, which rolls back.
-async fn rollback(client: &Client) {
-    let _ = tokio::time::timeout(Duration::from_secs(10), client.batch_execute("ROLLBACK")).await;
-}
+use crate::db::transaction::rollback;

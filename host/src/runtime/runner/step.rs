@@ -12,6 +12,7 @@ use super::{Event, Progress, RunError, RunOptions, RunReport, StepReport, rollba
 use crate::db::bookkeeping::{Bookkeeping, StepRecord, StoreError, invalid_indexes};
 use crate::db::connect::HOST_SEARCH_PATH;
 use crate::db::error::describe;
+use crate::db::transaction::{RolledBack, rollback_checked};
 use crate::fingerprint::{FingerprintError, Schema};
 use crate::plan::{self, Plan};
 use crate::project::{Project, RevisionSettings};
@@ -323,36 +324,17 @@ impl StepRun<'_> {
     /// ended it in a way the statement guard missed, its work may be
     /// committed, and the run must say so rather than "rolled back".
     async fn roll_back(&self, txid: Option<&str>) -> Result<(), RunError> {
-        let current = match txid {
-            // Fails in an aborted transaction, which can only be the step's own
-            // unless the guard was passed, and then the status below tells.
-            Some(_) => {
-                first_value(
-                    self.client,
-                    "SELECT pg_catalog.txid_current()::pg_catalog.text",
-                )
-                .await
-            }
-            None => None,
+        let Some(txid) = txid else {
+            rollback(self.client).await;
+            return Ok(());
         };
-        rollback(self.client).await;
-        let Some(txid) = txid else { return Ok(()) };
-        let txid: String = txid.chars().filter(char::is_ascii_digit).collect();
-        let status = first_value(
-            self.client,
-            &format!("SELECT pg_catalog.txid_status({txid})::pg_catalog.text"),
-        )
-        .await;
-        // A lost connection leaves the status unread; the server aborts the
-        // open transaction of a closed connection, so that is a rollback.
-        let replaced = current.is_some_and(|c| c != txid);
-        if replaced || status.as_deref() == Some("committed") {
-            return Err(RunError::Escaped {
+        match rollback_checked(self.client, txid).await {
+            RolledBack::Own => Ok(()),
+            RolledBack::Escaped => Err(RunError::Escaped {
                 revision: self.step.revision.clone(),
                 heads: self.heads.to_vec(),
-            });
+            }),
         }
-        Ok(())
     }
 
     /// The schema is fingerprinted once per run, after its last step, when a
@@ -456,15 +438,6 @@ async fn backend_pid(client: &Client) -> Result<i32, StoreError> {
             source,
         })?;
     Ok(row.get(0))
-}
-
-/// The first column of the first row `query` returns, if it succeeds.
-async fn first_value(client: &Client, query: &str) -> Option<String> {
-    let msgs = client.simple_query(query).await.ok()?;
-    msgs.iter().find_map(|m| match m {
-        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-        _ => None,
-    })
 }
 
 /// The statement that opens a step: BEGIN inside a transaction, and the
