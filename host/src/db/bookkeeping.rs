@@ -17,7 +17,7 @@ pub const HEADS_MOVED: &str = "host: the heads table does not hold the heads thi
 pub const HEADS_CHANGED: &str = "host: the heads table does not hold what this step leaves, so something in the step (the revision itself?) wrote to it";
 
 /// The start of the error raised when something is attached to the
-/// bookkeeping tables (see [`Bookkeeping::intact_check_sql`]).
+/// bookkeeping tables (see [`Bookkeeping::heads_before_check_sql`]).
 pub const TAMPERED: &str = "host: the bookkeeping tables are not plain tables any more";
 
 /// The schema the bookkeeping tables are created in when none is named and
@@ -250,12 +250,14 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     /// concurrent writer's change is waited for and then seen: sent before a
     /// step's own heads statements, it stops an UPDATE that would match
     /// nothing (a run that did not hold the lock, a revision that moved the
-    /// heads itself) from going unnoticed.
-    pub fn heads_before_check_sql(&self, heads: &[String]) -> String {
+    /// heads itself) from going unnoticed. It also checks that the tables are
+    /// intact (see [`Bookkeeping::intact_check`]), after `prelude`, further
+    /// PL/pgSQL checks of the caller's: one block is parsed once.
+    pub fn heads_before_check_sql(&self, heads: &[String], prelude: &str) -> String {
         format!(
-            "{}{}",
-            self.intact_check_sql(),
-            self.check_heads_sql(heads, " FOR UPDATE", HEADS_MOVED, "the step started from")
+            "DO $host$ DECLARE found pg_catalog.text[]; BEGIN {prelude}{}{} END $host$;\n",
+            self.intact_check(),
+            self.check_heads(heads, " FOR UPDATE", HEADS_MOVED, "the step started from")
         )
     }
 
@@ -264,22 +266,21 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     /// that blanked the hashes of each new history row made `host verify`
     /// pass), a rule, row-level security, or a child table (whose rows a
     /// plain SELECT would add to the heads). Sent before the step's own
-    /// bookkeeping, in its transaction, after the revision's SQL.
-    pub fn intact_check_sql(&self) -> String {
+    /// bookkeeping, in its transaction, after the revision's SQL. (PL/pgSQL.)
+    fn intact_check(&self) -> String {
         let oids = format!(
             "ARRAY[{}::pg_catalog.regclass::pg_catalog.oid, {}::pg_catalog.regclass::pg_catalog.oid]",
             literal(&self.v()),
             literal(&self.h())
         );
         format!(
-            "DO $host$ BEGIN IF \
-             EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) ANY ({oids}) AND NOT tgisinternal) \
+            "IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) ANY ({oids}) AND NOT tgisinternal) \
              OR EXISTS (SELECT FROM pg_catalog.pg_rewrite WHERE ev_class OPERATOR(pg_catalog.=) ANY ({oids})) \
              OR EXISTS (SELECT FROM pg_catalog.pg_inherits WHERE inhparent OPERATOR(pg_catalog.=) ANY ({oids})) \
              OR EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) ANY ({oids}) \
                         AND (relkind OPERATOR(pg_catalog.<>) 'r' OR relrowsecurity)) THEN \
              RAISE EXCEPTION '{TAMPERED}: a trigger, rule, row-level security or a child table is attached to % or %, which could change what the host records', {}, {}; \
-             END IF; END $host$;\n",
+             END IF; ",
             literal(&self.v()),
             literal(&self.h()),
         )
@@ -292,10 +293,15 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
     /// UPDATE moves, say) would otherwise leave heads that match nothing
     /// that ran, and a later run would apply the same revisions again.
     pub fn heads_check_sql(&self, heads: &[String]) -> String {
-        self.check_heads_sql(heads, "", HEADS_CHANGED, "the step leaves")
+        format!(
+            "DO $host$ DECLARE found pg_catalog.text[]; BEGIN {} END $host$;\n",
+            self.check_heads(heads, "", HEADS_CHANGED, "the step leaves")
+        )
     }
 
-    fn check_heads_sql(&self, heads: &[String], locking: &str, error: &str, what: &str) -> String {
+    /// PL/pgSQL that raises `error` unless the heads table holds exactly
+    /// `heads`; needs `found pg_catalog.text[]` declared.
+    fn check_heads(&self, heads: &[String], locking: &str, error: &str, what: &str) -> String {
         let mut sorted: Vec<&String> = heads.iter().collect();
         sorted.sort();
         let expected = sorted
@@ -304,17 +310,16 @@ ALTER TABLE {h} ADD COLUMN IF NOT EXISTS outcome TEXT;
             .collect::<Vec<_>>()
             .join(", ");
         format!(
-            "DO $host$ DECLARE found pg_catalog.text[]; BEGIN \
-             SELECT COALESCE(pg_catalog.array_agg(version_num::pg_catalog.text ORDER BY version_num COLLATE pg_catalog.\"C\"), ARRAY[]::pg_catalog.text[]) INTO found FROM (SELECT version_num FROM ONLY {v}{locking}) AS heads; \
+            "SELECT COALESCE(pg_catalog.array_agg(version_num::pg_catalog.text ORDER BY version_num COLLATE pg_catalog.\"C\"), ARRAY[]::pg_catalog.text[]) INTO found FROM (SELECT version_num FROM ONLY {v}{locking}) AS heads; \
              IF NOT (found OPERATOR(pg_catalog.=) ARRAY[{expected}]::pg_catalog.text[]) THEN \
              RAISE EXCEPTION '{error}: it holds % where {what} %', found, ARRAY[{expected}]::pg_catalog.text[]; \
-             END IF; END $host$;\n",
+             END IF; ",
             v = self.v(),
         )
     }
 
     /// What is attached to the bookkeeping tables that could change what the
-    /// host writes or reads (see [`Bookkeeping::intact_check_sql`]), in words;
+    /// host writes or reads (see [`Bookkeeping::heads_before_check_sql`]), in words;
     /// empty when they are plain tables or do not exist yet.
     pub async fn attachments(&self, client: &Client) -> Result<Vec<String>, StoreError> {
         let q = "WITH t(oid) AS (SELECT pg_catalog.to_regclass(x) FROM pg_catalog.unnest($1::pg_catalog.text[]) AS x)

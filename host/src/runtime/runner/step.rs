@@ -24,11 +24,11 @@ use futures_util::future::Either;
 /// Marker of the error raised when a revision's transaction was replaced.
 const ESCAPED: &str = "host: the revision ended the transaction it ran in";
 
-/// SQL that fails unless the current transaction is the one with `txid`.
-fn same_transaction_sql(txid: &str) -> String {
+/// PL/pgSQL that fails unless the current transaction is the one with `txid`.
+fn same_transaction_check(txid: &str) -> String {
     let txid: String = txid.chars().filter(char::is_ascii_digit).collect();
     format!(
-        "DO $host$ BEGIN IF pg_catalog.txid_current()::pg_catalog.text OPERATOR(pg_catalog.<>) '{txid}' THEN RAISE EXCEPTION '{ESCAPED}'; END IF; END $host$;\n"
+        "IF pg_catalog.txid_current()::pg_catalog.text OPERATOR(pg_catalog.<>) '{txid}' THEN RAISE EXCEPTION '{ESCAPED}'; END IF; "
     )
 }
 
@@ -175,22 +175,20 @@ impl StepRun<'_> {
             duration,
         };
         let tables = self.tables;
-        // The heads must be what the step started from, and then what it leaves.
+        // Still the step's own transaction, and the heads what it started
+        // from; then the step's bookkeeping, and the heads what it leaves.
+        let prelude = txid.map(same_transaction_check).unwrap_or_default();
         let checked = |sql: String| {
             format!(
-                "{}{sql}{}",
-                tables.heads_before_check_sql(self.heads),
+                "{PIN_SESSION}{}{sql}{}",
+                tables.heads_before_check_sql(self.heads, &prelude),
                 tables.heads_check_sql(&self.step.heads_after)
             )
         };
         let bookkeeping = match untransacted {
-            None => format!(
-                "{}{PIN_SESSION}{}",
-                txid.map(same_transaction_sql).unwrap_or_default(),
-                checked(tables.step_sql(&record))
-            ),
+            None => checked(tables.step_sql(&record)),
             Some(id) => format!(
-                "{RESET_TIMEOUTS}BEGIN;\n{PIN_SESSION}{}",
+                "{RESET_TIMEOUTS}BEGIN;\n{}",
                 checked(tables.finish_untransacted_sql(id, &record))
             ),
         };
