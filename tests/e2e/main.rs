@@ -9,6 +9,7 @@ mod failures;
 mod faults;
 mod fingerprint;
 mod hostile;
+mod hostile_limits;
 mod offline;
 mod packages;
 mod polyglot;

@@ -7,7 +7,7 @@ use super::output::describe_heads;
 use anyhow::Result;
 use host::project::Project;
 use host::runtime::runner::RunOptions;
-use host::runtime::sandbox::{Limits, Sandbox};
+use host::runtime::sandbox::Sandbox;
 use host::verify;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ struct Verifying {
 async fn verifying(ctx: &Context) -> Result<Verifying> {
     let project = ctx.project()?;
     let db = ctx.connect().await?;
-    let sandbox = sandbox(&project, Limits::default())?;
+    let sandbox = sandbox(&project, ctx.limits())?;
     Ok(Verifying {
         project,
         client: db.client,
@@ -133,7 +133,7 @@ pub async fn verify(ctx: &Context, replay: bool, offline: bool) -> Result<ExitCo
         say!("history: checked against the lock");
         findings.extend(history);
         if replay {
-            let sandbox = sandbox(&project, Limits::default())?;
+            let sandbox = sandbox(&project, ctx.limits())?;
             let scratch = verify::Scratch::create(&db.client, &db.config).await?;
             let replayed = verify::replay(&project, &sandbox, &scratch.client, &opts).await;
             scratch.drop().await?;
