@@ -8,6 +8,11 @@ use std::process::ExitCode;
 mod cli;
 
 fn main() -> ExitCode {
+    // Components are compiled in child processes of this binary, under the
+    // compile memory cap; this process may be one.
+    if let Some(code) = host::runtime::sandbox::serve_compile_child_or_enable() {
+        return code;
+    }
     let cli = cli::Cli::parse();
     let json = cli.json_errors();
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -182,7 +182,7 @@ fn a_panic_with_a_message_is_a_trap() {
 
 /// The TaskMan-v2 project plus one hand-made component on top of its head,
 /// locked with its real blake3.
-fn project_with_component(id: &str, name: &str, bytes: &[u8]) -> tempfile::TempDir {
+pub(crate) fn project_with_component(id: &str, name: &str, bytes: &[u8]) -> tempfile::TempDir {
     let project = project_with(&[]);
     let file = format!("components/{name}.wasm");
     let path = project.path().join(&file);
@@ -512,7 +512,7 @@ fn a_commit_behind_a_non_ascii_identifier_is_refused_too() {
 /// memory in KiB (from `wait4`, so only this child counts).
 // The child is reaped by wait4 below, which clippy cannot see.
 #[allow(clippy::zombie_processes)]
-fn host_measured(project: &Path, url: &str, args: &[&str]) -> (Run, i64) {
+pub(crate) fn host_measured(project: &Path, url: &str, args: &[&str]) -> (Run, i64) {
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
     let child = crate::common::host_command()

@@ -11,6 +11,7 @@ mod fingerprint;
 mod hostile;
 mod hostile_bookkeeping;
 mod hostile_cache;
+mod hostile_limits;
 mod hostile_privilege;
 mod offline;
 mod packages;

@@ -323,6 +323,7 @@ async fn identify(
 ) -> Result<Info, BuildError> {
     let verified = VerifiedComponent {
         revision: built.dir.clone(),
+        file: format!("the component built from {}", built.dir),
         bytes: built.component.clone(),
         blake3: built.hash.clone(),
     };

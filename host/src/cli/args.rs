@@ -21,6 +21,7 @@ pub struct Context {
     /// The heads and history tables.
     pub tables: Tables,
     database_url: Option<String>,
+    compile_memory_bytes: usize,
 }
 
 impl Context {
@@ -34,6 +35,16 @@ impl Context {
                 schema: cli.version_table_schema.clone(),
             },
             database_url: cli.database_url.clone(),
+            compile_memory_bytes: cli.compile_memory_limit_mb << 20,
+        }
+    }
+
+    /// The sandbox limits of commands without run flags: the defaults, and
+    /// the compile memory cap asked for.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            compile_memory_bytes: self.compile_memory_bytes,
+            ..Limits::default()
         }
     }
 
@@ -124,11 +135,12 @@ impl LockArgs {
 }
 
 impl LimitArgs {
-    /// The sandbox limits of one revision.
-    pub fn limits(&self) -> Result<Limits> {
+    /// The sandbox limits of one revision; the compile cap is a global flag.
+    pub fn limits(&self, ctx: &Context) -> Result<Limits> {
         Ok(Limits {
             fuel: self.fuel,
             memory_bytes: self.memory_limit_mb << 20,
+            compile_memory_bytes: ctx.compile_memory_bytes,
             timeout: optional_secs(self.timeout, "--timeout")?,
             compiler: self.compiler,
         })

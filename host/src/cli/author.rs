@@ -7,7 +7,6 @@ use host::build::Language;
 use host::build::scaffold::{self, NewRevision};
 use host::plan::{self, Target};
 use host::project::{self, Project};
-use host::runtime::sandbox::Limits;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -54,7 +53,7 @@ pub async fn revision(
             None => graph.resolve(d).map(str::to_string),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    scaffold_and_build(&ctx.root, &project, parents, deps, new).await
+    scaffold_and_build(ctx, &project, parents, deps, new).await
 }
 
 /// `host merge`: a revision whose parents are the given heads.
@@ -79,17 +78,18 @@ pub async fn merge(ctx: &Context, revisions: &[String], new: Scaffold<'_>) -> Re
             project.graph.heads().join(", ")
         );
     }
-    scaffold_and_build(&ctx.root, &project, parents, Vec::new(), new).await
+    scaffold_and_build(ctx, &project, parents, Vec::new(), new).await
 }
 
 /// Writes a revision's sources, then builds and locks the project.
 async fn scaffold_and_build(
-    root: &Path,
+    ctx: &Context,
     project: &Project,
     parents: Vec<String>,
     depends_on: Vec<String>,
     new: Scaffold<'_>,
 ) -> Result<ExitCode> {
+    let root = &ctx.root;
     let lang = new.lang.parse().unwrap_or(Language::Rust);
     let id = new.rev_id.clone().unwrap_or_else(scaffold::new_revision_id);
     if project.graph.contains(&id) {
@@ -115,7 +115,7 @@ async fn scaffold_and_build(
         say!("Not built: run `host build` once the revision is written");
         return Ok(ExitCode::SUCCESS);
     }
-    let sandbox = super::args::sandbox(project, Limits::default())?;
+    let sandbox = super::args::sandbox(project, ctx.limits())?;
     let lock = host::build::build(root, &sandbox, false, &mut |e| eprintln!("{e}")).await?;
     say!(
         "Revision {id} built and locked ({} revisions in {})",
@@ -140,7 +140,7 @@ fn guest_sdk() -> PathBuf {
 /// `host build [--check]`.
 pub async fn build(ctx: &Context, check: bool) -> Result<ExitCode> {
     let root = &ctx.root;
-    let sandbox = super::args::sandbox_caching_in(project::cache_dir(root), Limits::default())?;
+    let sandbox = super::args::sandbox_caching_in(project::cache_dir(root), ctx.limits())?;
     let lock = host::build::build(root, &sandbox, check, &mut |e| eprintln!("{e}")).await?;
     let verb = if check { "match" } else { "locked in" };
     say!(

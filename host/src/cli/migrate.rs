@@ -18,7 +18,7 @@ pub async fn migrate(ctx: &Context, direction: Direction, a: &RunArgs) -> Result
     let opts = a.options(ctx.tables.clone())?;
     if a.mode.sql {
         let range = Range::parse(&a.target)?;
-        let sandbox = sandbox(&project, a.limits.limits()?)?;
+        let sandbox = sandbox(&project, a.limits.limits(ctx)?)?;
         let script = runner::offline_script(&project, &sandbox, direction, &range, &opts).await?;
         say_raw!("{script}");
         return Ok(ExitCode::SUCCESS);
@@ -44,7 +44,7 @@ pub async fn migrate(ctx: &Context, direction: Direction, a: &RunArgs) -> Result
         print_plan(&project, &plan, a.mode.json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let sandbox = sandbox(&project, a.limits.limits()?)?;
+    let sandbox = sandbox(&project, a.limits.limits(ctx)?)?;
     let opts = RunOptions {
         progress: Some(step_printer(&project)),
         ..opts

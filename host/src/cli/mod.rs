@@ -42,6 +42,10 @@ pub struct Cli {
     /// schema that has the heads table, else public; never found through search_path.
     #[arg(long, global = true)]
     pub version_table_schema: Option<String>,
+    /// Memory cap of compiling one component not in the compile cache yet, in
+    /// MiB (every command that compiles: run, build, verify, install, ...).
+    #[arg(long, global = true, default_value_t = Limits::default().compile_memory_bytes >> 20)]
+    pub compile_memory_limit_mb: usize,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -90,7 +94,8 @@ pub struct LimitArgs {
     /// CPU budget of one revision, in fuel units (about one per WebAssembly instruction).
     #[arg(long, default_value_t = Limits::default().fuel)]
     pub fuel: u64,
-    /// Memory cap of one revision, in MiB.
+    /// Memory cap of one revision, in MiB: its linear memories, tables and
+    /// instances together.
     #[arg(long, default_value_t = Limits::default().memory_bytes >> 20)]
     pub memory_limit_mb: usize,
     /// Wall-clock limit of one revision, in seconds (default: none).
@@ -357,7 +362,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Identify => verify::identify(ctx).await,
         Command::Verify { replay, offline } => verify::verify(ctx, *replay, *offline).await,
         Command::Build { check } => author::build(ctx, *check).await,
-        Command::Packages(cmd) => package::run(cmd, &ctx.root).await,
+        Command::Packages(cmd) => package::run(cmd, ctx).await,
         Command::Db { action } => db::run(ctx, action).await,
     }
 }

@@ -89,11 +89,12 @@ fn registry(host: &str, insecure: bool) -> Registry {
 }
 
 /// Runs a package command for the project at `root`.
-pub async fn run(cmd: &PackageCommand, root: &Path) -> Result<ExitCode> {
+pub async fn run(cmd: &PackageCommand, ctx: &super::args::Context) -> Result<ExitCode> {
+    let root = &ctx.root;
     match cmd {
         PackageCommand::Keygen { name } => keygen(name)?,
         PackageCommand::Package { action } => match action {
-            PackageAction::Build { dir, locked } => build(dir, *locked).await?,
+            PackageAction::Build { dir, locked } => build(dir, *locked, ctx.limits()).await?,
             PackageAction::Sign { dir, key } => sign(dir, key)?,
             PackageAction::List => list(root)?,
         },
@@ -132,8 +133,8 @@ fn keygen(name: &Path) -> Result<()> {
 }
 
 /// `host package build`: components, OCI documents and the index in dist/.
-async fn build(dir: &Path, locked: bool) -> Result<()> {
-    let sandbox = super::args::sandbox_caching_in(project::cache_dir(dir), Limits::default())?;
+async fn build(dir: &Path, locked: bool, limits: Limits) -> Result<()> {
+    let sandbox = super::args::sandbox_caching_in(project::cache_dir(dir), limits)?;
     let built = package::build::build(dir, &sandbox, !locked, &mut |e| eprintln!("{e}")).await?;
     let i = &built.index;
     say!(

@@ -8,7 +8,7 @@ use anyhow::Result;
 use host::db::connect::ScratchSite;
 use host::project::Project;
 use host::runtime::runner::RunOptions;
-use host::runtime::sandbox::{Limits, Sandbox};
+use host::runtime::sandbox::Sandbox;
 use host::verify;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ struct Verifying {
 async fn verifying(ctx: &Context) -> Result<Verifying> {
     let project = ctx.project()?;
     let db = ctx.connect_for_revisions().await?;
-    let sandbox = sandbox(&project, Limits::default())?;
+    let sandbox = sandbox(&project, ctx.limits())?;
     Ok(Verifying {
         project,
         site: db.scratch_site().await?,
@@ -138,7 +138,7 @@ pub async fn verify(ctx: &Context, replay: bool, offline: bool) -> Result<ExitCo
         say!("history: checked against the lock");
         findings.extend(history);
         if replay {
-            let sandbox = sandbox(&project, Limits::default())?;
+            let sandbox = sandbox(&project, ctx.limits())?;
             let scratch = verify::Scratch::create(&db.scratch_site().await?).await?;
             let replayed = verify::replay(&project, &sandbox, &scratch.client, &opts).await;
             scratch.drop().await?;

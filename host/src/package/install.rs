@@ -60,6 +60,7 @@ impl Pulled {
     fn component(&self) -> VerifiedComponent {
         VerifiedComponent {
             revision: self.rev.id.clone(),
+            file: format!("the package layer {}", self.rev.layer_digest),
             bytes: self.bytes.clone(),
             blake3: self.rev.blake3.clone(),
         }

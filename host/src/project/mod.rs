@@ -101,6 +101,9 @@ pub struct Project {
 pub struct VerifiedComponent {
     /// Revision id.
     pub revision: String,
+    /// Where the component came from, as people know it (its file in the
+    /// project, or a package's), for messages.
+    pub file: String,
     /// Component bytes.
     pub bytes: Vec<u8>,
     /// blake3, lowercase hex.
@@ -285,6 +288,7 @@ fn read_verified(
     }
     Ok(VerifiedComponent {
         revision: id.to_string(),
+        file: file.to_string(),
         bytes,
         blake3: actual,
     })

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use wasmtime::component::Component;
 
-use super::{Sandbox, SandboxError, one_line};
+use super::{Sandbox, SandboxError};
 use crate::project::{VerifiedComponent, write_atomically};
 use crate::runtime::seal::{self, Binding, Purpose, SealError, SealKey};
 
@@ -39,31 +39,33 @@ impl Sandbox {
     }
 
     pub(super) fn compile(&self, comp: &VerifiedComponent) -> Result<Component, SandboxError> {
-        let compile_err = |e: wasmtime::Error| SandboxError::Compile {
-            revision: comp.revision.clone(),
-            detail: one_line(&format!("{e:#}"), 300),
-        };
-        let (Some(dir), Ok(sealing)) = (&self.cache_dir, seal::machine_key()) else {
-            return Component::new(&self.engine, &comp.bytes).map_err(compile_err);
-        };
         let key = self.cache_key(&comp.blake3);
         let binding = Binding {
             purpose: Purpose::Compiled,
             component: &comp.blake3,
             key: &key,
         };
-        if let Some(c) = self.load_cached(dir, sealing, &binding) {
+        let cache = match (&self.cache_dir, seal::machine_key()) {
+            (Some(dir), Ok(sealing)) => Some((dir, sealing)),
+            _ => None,
+        };
+        if let Some((dir, sealing)) = cache
+            && let Some(c) = self.load_cached(dir, sealing, &binding)
+        {
             return Ok(c);
         }
         // A miss, a damaged entry, one sealed on another machine or one
         // copied from another component: all the same, compiled afresh and
         // overwritten, without a word (a restored CI cache is all misses).
-        let component = Component::new(&self.engine, &comp.bytes).map_err(compile_err)?;
-        let artifact = component.serialize().map_err(compile_err)?;
-        store_cached(dir, sealing, &binding, &artifact).map_err(|source| SandboxError::Cache {
-            path: dir.clone(),
-            source,
-        })?;
+        let (component, artifact) = self.compile_fresh(comp)?;
+        if let Some((dir, sealing)) = cache {
+            store_cached(dir, sealing, &binding, &artifact).map_err(|source| {
+                SandboxError::Cache {
+                    path: dir.clone(),
+                    source,
+                }
+            })?;
+        }
         Ok(component)
     }
 

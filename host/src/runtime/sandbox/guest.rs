@@ -3,11 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use wasmtime::StoreLimits;
-use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::budget::Budget;
 use super::pgwasm::migration::types::{Direction as WitDirection, Level, Mode, Value};
 use super::wasi::Captured;
 use super::{Prepared, one_line, pgwasm, wit};
@@ -18,10 +17,10 @@ use crate::runtime::session::{DbError, QueryResult, Session};
 /// for people, not a data channel.
 const LOG_BYTES: usize = 64 << 10;
 
-/// Per-call state of a guest: its SQL session, limits and WASI context.
+/// Per-call state of a guest: its SQL session, memory budget and WASI context.
 pub struct GuestState {
     pub(super) session: Session,
-    pub(super) limits: StoreLimits,
+    pub(super) budget: Budget,
     direction: WitDirection,
     revision: String,
     config: BTreeMap<String, String>,
@@ -42,13 +41,7 @@ impl GuestState {
         let (wasi, captured) = super::wasi::context(&prepared.blake3);
         GuestState {
             session,
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory)
-                .instances(64)
-                .tables(64)
-                .memories(64)
-                .trap_on_grow_failure(true)
-                .build(),
+            budget: Budget::new(memory),
             direction,
             revision: prepared.revision.clone(),
             config: prepared.config.clone(),

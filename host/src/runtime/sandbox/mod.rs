@@ -1,16 +1,22 @@
 //! The WebAssembly sandbox: one engine, a linker that offers a guest only the
-//! project's own interfaces, CPU (fuel) and memory limits, and an on-disk
-//! cache of compiled components.
+//! project's own interfaces, CPU (fuel) and memory limits, a memory cap on
+//! compiling, and an on-disk cache of compiled components.
 //!
 //! Layout: this file sets up the engine and runs calls; `guest.rs` is what a
 //! guest's imports do, `cache.rs` the compile cache, `surface.rs` the check of
-//! what a component imports and exports, [`wasi`] the deny-by-default WASI.
+//! what a component imports and exports, `shape.rs` what instantiating it will
+//! create, `budget.rs` the one memory budget of a call, `child.rs` the
+//! compile child process, [`wasi`] the deny-by-default WASI.
 
+mod budget;
 mod cache;
+mod child;
 mod guest;
+mod shape;
 mod surface;
 pub mod wasi;
 
+pub use child::serve_or_enable as serve_compile_child_or_enable;
 pub use guest::GuestState;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +30,8 @@ use crate::lock::WIT_PACKAGE;
 use crate::plan::Direction;
 use crate::project::VerifiedComponent;
 use crate::runtime::session::{DbError, Session};
+use budget::Overrun;
+use shape::{Instances, component_shape};
 use surface::{component_surface, refuse_imports};
 
 wasmtime::component::bindgen!({
@@ -63,8 +71,11 @@ impl Compiler {
 pub struct Limits {
     /// Fuel (roughly, WebAssembly instructions) a call may burn.
     pub fuel: u64,
-    /// Linear memory cap in bytes.
+    /// Cap in bytes on what a call makes the host hold for it: its linear
+    /// memories, tables and instances together.
     pub memory_bytes: usize,
+    /// Cap in bytes on the memory compiling one component may take.
+    pub compile_memory_bytes: usize,
     /// Wall-clock limit of one call, if any.
     pub timeout: Option<Duration>,
     /// The compiler.
@@ -76,6 +87,11 @@ impl Default for Limits {
         Limits {
             fuel: 20_000_000_000,
             memory_bytes: 512 << 20,
+            // The real components need at most 768 MiB to compile (the
+            // JavaScript one with Cranelift on eight threads; see
+            // `child.rs`); twice that stops hostile ones well before the
+            // gigabytes they would take.
+            compile_memory_bytes: 1536 << 20,
             timeout: None,
             compiler: Compiler::Winch,
         }
@@ -156,6 +172,46 @@ pub enum SandboxError {
         /// What wasmtime said.
         detail: String,
     },
+    /// Compiling the component would take more memory than its cap.
+    #[error(
+        "revision {revision}: compiling {file} needs more than the compile memory cap of {limit_mib} MiB ({detail}); raise --compile-memory-limit-mb if you trust this component and it legitimately needs more"
+    )]
+    CompileCap {
+        /// Revision id.
+        revision: String,
+        /// The component's file.
+        file: String,
+        /// The cap, in MiB.
+        limit_mib: usize,
+        /// How the compiler stopped.
+        detail: String,
+    },
+    /// The compile child process could not be started.
+    #[error("revision {revision}: cannot start the compiler process {exe}: {source}")]
+    CompileProcess {
+        /// Revision id.
+        revision: String,
+        /// The executable.
+        exe: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The compile child process failed for another reason than the component.
+    #[error("revision {revision}: the compiler process failed: {detail}")]
+    CompileFailed {
+        /// Revision id.
+        revision: String,
+        /// What it said.
+        detail: String,
+    },
+    /// What the component creates cannot be known before it runs.
+    #[error(
+        "revision {revision}: the component instantiates a component it does not define, so what it creates cannot be charged to its memory cap before it runs; rebuild it with `host build`"
+    )]
+    Unbounded {
+        /// Revision id.
+        revision: String,
+    },
     /// The guest returned an error.
     #[error("revision {revision} ({call}) returned an error: {message}{}", sql.as_ref().map(|e| format!("; last SQL error: {e}")).unwrap_or_default())]
     Guest {
@@ -192,6 +248,8 @@ pub enum SandboxError {
 pub struct Prepared {
     revision: String,
     blake3: String,
+    /// What instantiating it creates, charged before it does.
+    instances: Instances,
     pre: MigrationPre<GuestState>,
     config: BTreeMap<String, String>,
 }
@@ -274,6 +332,7 @@ impl Sandbox {
                 .map_err(|e| invalid(e.to_string()))?;
         }
         let surface = component_surface(&comp.bytes).map_err(invalid)?;
+        self.instances_of(comp)?;
         for export in ["info", "upgrade", "downgrade"] {
             if !surface.exports.iter().any(|e| e == export) {
                 return Err(SandboxError::World {
@@ -291,6 +350,7 @@ impl Sandbox {
         comp: &VerifiedComponent,
         granted: &BTreeSet<String>,
     ) -> Result<Prepared, SandboxError> {
+        let instances = self.instances_of(comp)?;
         let component = self.compile(comp)?;
         let revision = comp.revision.clone();
         let imports: Vec<String> = component
@@ -310,9 +370,73 @@ impl Sandbox {
         Ok(Prepared {
             revision,
             blake3: comp.blake3.clone(),
+            instances,
             pre,
             config: BTreeMap::new(),
         })
+    }
+
+    /// What instantiating `comp` creates; refused when the file cannot tell.
+    fn instances_of(&self, comp: &VerifiedComponent) -> Result<Instances, SandboxError> {
+        let shape = component_shape(&comp.bytes).map_err(|detail| SandboxError::Compile {
+            revision: comp.revision.clone(),
+            detail: one_line(&detail, 300),
+        })?;
+        if shape.opaque {
+            return Err(SandboxError::Unbounded {
+                revision: comp.revision.clone(),
+            });
+        }
+        Ok(shape.instances)
+    }
+
+    /// Compiles a component the cache does not hold: in a child process under
+    /// the compile cap when the binary enabled it, else in this one. Returns
+    /// the compiled code too, for the cache.
+    fn compile_fresh(
+        &self,
+        comp: &VerifiedComponent,
+    ) -> Result<(wasmtime::component::Component, Vec<u8>), SandboxError> {
+        let compile_err = |e: wasmtime::Error| SandboxError::Compile {
+            revision: comp.revision.clone(),
+            detail: one_line(&format!("{e:#}"), 300),
+        };
+        let Some(exe) = child::exe() else {
+            let component = wasmtime::component::Component::new(&self.engine, &comp.bytes)
+                .map_err(compile_err)?;
+            let artifact = component.serialize().map_err(compile_err)?;
+            return Ok((component, artifact));
+        };
+        let limit = self.limits.compile_memory_bytes;
+        let artifact =
+            child::compile(exe, self.limits.compiler, limit, &comp.bytes).map_err(|f| match f {
+                child::Failure::Start(source) => SandboxError::CompileProcess {
+                    revision: comp.revision.clone(),
+                    exe: exe.to_path_buf(),
+                    source,
+                },
+                child::Failure::Invalid(detail) => SandboxError::Compile {
+                    revision: comp.revision.clone(),
+                    detail,
+                },
+                child::Failure::Other(detail) => SandboxError::CompileFailed {
+                    revision: comp.revision.clone(),
+                    detail,
+                },
+                child::Failure::OutOfMemory(detail) => SandboxError::CompileCap {
+                    revision: comp.revision.clone(),
+                    file: comp.file.clone(),
+                    limit_mib: limit >> 20,
+                    detail,
+                },
+            })?;
+        // SAFETY: compiled by this binary in its own child process from these
+        // verified bytes, and read from a pipe only this process holds; no
+        // file anyone else could have written is involved.
+        let component =
+            unsafe { wasmtime::component::Component::deserialize(&self.engine, &artifact) }
+                .map_err(compile_err)?;
+        Ok((component, artifact))
     }
 
     /// Calls `info()`; any SQL it attempts is refused.
@@ -324,13 +448,16 @@ impl Sandbox {
             self.limits.memory_bytes,
         );
         let mut store = self.store(state)?;
-        let trap = |e| self.trap(&prepared.revision, "info", e, None);
-        let m = prepared
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(trap)?;
-        let i = m.call_info(&mut store).await.map_err(trap)?;
+        let outcome = async {
+            store.data_mut().budget.admit(&prepared.instances)?;
+            let m = prepared.pre.instantiate_async(&mut store).await?;
+            m.call_info(&mut store).await
+        }
+        .await;
+        let i = outcome.map_err(|e| {
+            let overrun = store.data().budget.overrun().cloned();
+            self.trap(&prepared.revision, "info", e, None, overrun)
+        })?;
         Ok(Info {
             id: i.id,
             down_revisions: i.down_revisions,
@@ -372,6 +499,7 @@ impl Sandbox {
             }
         };
         let outcome = async {
+            store.data_mut().budget.admit(&prepared.instances)?;
             let m = prepared.pre.instantiate_async(&mut store).await?;
             match call {
                 Call::Upgrade => m.call_upgrade(&mut store).await,
@@ -403,7 +531,8 @@ impl Sandbox {
             }),
             Some(Err(e)) => {
                 let sql = store.data().session.last_error().cloned();
-                Err(self.trap(&prepared.revision, name, e, sql))
+                let overrun = store.data().budget.overrun().cloned();
+                Err(self.trap(&prepared.revision, name, e, sql, overrun))
             }
         };
         let state = store.into_data();
@@ -413,7 +542,7 @@ impl Sandbox {
 
     fn store(&self, state: GuestState) -> Result<Store<GuestState>, SandboxError> {
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| &mut s.budget);
         store
             .set_fuel(self.limits.fuel)
             .and_then(|_| store.fuel_async_yield_interval(Some(YIELD_INTERVAL)))
@@ -421,35 +550,44 @@ impl Sandbox {
         Ok(store)
     }
 
-    /// Turns a wasmtime error into a message naming the limit and how to raise it.
+    /// Turns a wasmtime error into a message naming the limit and how to
+    /// raise it; `overrun` is why the call's budget refused, if it did.
     fn trap(
         &self,
         revision: &str,
         call: &'static str,
         e: wasmtime::Error,
         sql: Option<DbError>,
+        overrun: Option<Overrun>,
     ) -> SandboxError {
         let text = format!("{e:#}");
-        let cause = match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => format!(
-                "it used up its CPU budget of {} fuel units (an endless loop?); raise --fuel if it legitimately needs more",
-                self.limits.fuel
-            ),
-            Some(Trap::StackOverflow) => {
-                "its call stack overflowed (unbounded recursion?)".to_string()
-            }
-            Some(Trap::UnreachableCodeReached) => {
-                format!(
-                    "it trapped: wasm `unreachable` was executed (a panic in the guest); {}",
+        // The budget's refusal first, however wasmtime wrapped it.
+        let cause = if let Some(o) = &overrun {
+            o.cause(self.limits.memory_bytes)
+        } else {
+            match e.downcast_ref::<Trap>() {
+                Some(Trap::OutOfFuel) => format!(
+                    "it used up its CPU budget of {} fuel units (an endless loop?); raise --fuel if it legitimately needs more",
+                    self.limits.fuel
+                ),
+                Some(Trap::StackOverflow) => {
+                    "its call stack overflowed (unbounded recursion?)".to_string()
+                }
+                Some(Trap::UnreachableCodeReached) => {
+                    format!(
+                        "it trapped: wasm `unreachable` was executed (a panic in the guest); {}",
+                        one_line(first_line(&text), 300)
+                    )
+                }
+                Some(t) => format!("it trapped: {t}"),
+                // wasmtime's own count of instances, memories and tables, in
+                // case the component's shape was read wrong.
+                None if text.contains("resource limit exceeded") => format!(
+                    "it tried to create more instances, memories or tables than the sandbox allows ({}); this component was not made for it",
                     one_line(first_line(&text), 300)
-                )
+                ),
+                None => format!("it failed: {}", one_line(first_line(&text), 300)),
             }
-            Some(t) => format!("it trapped: {t}"),
-            None if text.contains("forcing trap when growing memory") => format!(
-                "it tried to grow its memory past the cap of {} MiB; raise --memory-limit-mb if it legitimately needs more",
-                self.limits.memory_bytes >> 20
-            ),
-            None => format!("it failed: {}", one_line(first_line(&text), 300)),
         };
         let cause = match sql {
             Some(e) => format!("{cause}; last SQL error: {e}"),
