@@ -698,7 +698,7 @@ fn a_guest_cannot_release_the_run_lock() {
     let project = project_with(&["e00000000036"]);
     db.host(project.path(), &["upgrade", REV3]).ok();
     let first = spawn_run_head(&db, project.path());
-    wait_for_the_sleep(&db);
+    wait_for_statement(&db, "/* releases_the_run_lock */");
     let second = db.host(project.path(), &["run", "head"]);
     let first = first.wait_with_output().unwrap();
     assert!(
@@ -719,7 +719,7 @@ fn a_guest_cannot_release_the_run_lock() {
 }
 
 /// Starts `host run head` on `project` against `db`, in the background.
-fn spawn_run_head(db: &TestDb, project: &Path) -> std::process::Child {
+pub(crate) fn spawn_run_head(db: &TestDb, project: &Path) -> std::process::Child {
     crate::common::host_command()
         .arg("--migrations")
         .arg(project)
@@ -733,16 +733,17 @@ fn spawn_run_head(db: &TestDb, project: &Path) -> std::process::Child {
         .expect("the host binary runs")
 }
 
-/// Waits until guest e00000000036 has released its session's locks and sleeps.
-fn wait_for_the_sleep(db: &TestDb) {
+/// Waits until a guest's statement with `marker` in its text runs (guest
+/// e00000000036 sleeps in one after releasing its session's locks).
+pub(crate) fn wait_for_statement(db: &TestDb, marker: &str) {
     let mut client = db.client();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let sleeping: i64 = client
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND query LIKE '%releases_the_run_lock%' AND pid <> pg_backend_pid()",
-                &[],
+                 AND strpos(query, $1) > 0 AND pid <> pg_backend_pid()",
+                &[&marker],
             )
             .unwrap()
             .get(0);
@@ -767,7 +768,7 @@ fn a_step_does_not_commit_once_the_run_lock_is_lost() {
     db.host(project.path(), &["upgrade", REV3]).ok();
     let before = state(&db);
     let first = spawn_run_head(&db, project.path());
-    wait_for_the_sleep(&db);
+    wait_for_statement(&db, "/* releases_the_run_lock */");
     let killed: i64 = db
         .client()
         .query_one(

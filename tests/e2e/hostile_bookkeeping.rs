@@ -405,3 +405,37 @@ async fn a_failed_step_says_rolled_back_only_for_its_own_transaction() {
         .collect();
     assert_eq!(rows, vec![2, 4, 5], "what the escapes committed");
 }
+
+#[test]
+fn discard_all_outside_a_transaction_does_not_release_the_run_lock() {
+    // A revision outside a transaction runs DISCARD ALL, which releases its
+    // session's advisory locks, and sleeps. A second run started meanwhile
+    // must wait for the first and then find nothing to do.
+    let db = TestDb::new();
+    let project = project_with(&["c00000000003"]);
+    db.host(project.path(), &["upgrade", REV3]).ok();
+    let first = crate::hostile::spawn_run_head(&db, project.path());
+    crate::hostile::wait_for_statement(&db, "/* discards_its_session */");
+    let second = db.host(project.path(), &["run", "head"]);
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second_out = second.stdout();
+    second.ok();
+    assert!(second_out.contains("Nothing to do"), "{second_out}");
+    assert_eq!(heads_in(&db, "public"), vec!["c00000000003".to_string()]);
+    assert!(table_exists(&db, "discarded_session"));
+    assert_eq!(upgrades(&db), 4, "the revision ran once");
+    let unfinished: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM public.host_history WHERE outcome IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(unfinished, 0, "the history row was completed");
+}
