@@ -34,7 +34,7 @@ fn same_transaction_check(txid: &str) -> String {
 
 /// Session settings a revision outside a transaction may have changed, set
 /// back to what the host's own statements run with.
-const RESET_TIMEOUTS: &str = "RESET statement_timeout; RESET lock_timeout; SET client_encoding = 'UTF8'; SET search_path = pg_catalog, pg_temp;\n";
+const RESET_SESSION: &str = "RESET statement_timeout; RESET lock_timeout; SET client_encoding = 'UTF8'; SET search_path = pg_catalog, pg_temp;\n";
 
 /// Settings the host's own statements after a revision's SQL depend on, set
 /// again, since the revision may have changed them: `client_encoding` to one
@@ -188,7 +188,7 @@ impl StepRun<'_> {
         let bookkeeping = match untransacted {
             None => checked(tables.step_sql(&record)),
             Some(id) => format!(
-                "{RESET_TIMEOUTS}BEGIN;\n{}",
+                "{RESET_SESSION}BEGIN;\n{}",
                 checked(tables.finish_untransacted_sql(id, &record))
             ),
         };
@@ -280,7 +280,7 @@ impl StepRun<'_> {
             }
             return RunError::Guest { source, heads };
         };
-        let _ = self.client.batch_execute(RESET_TIMEOUTS).await;
+        let _ = self.client.batch_execute(RESET_SESSION).await;
         if let Err(e) = self
             .tables
             .fail_untransacted(self.client, id, &source.to_string())
