@@ -694,11 +694,26 @@ fn a_guest_cannot_release_the_run_lock() {
     // sleeps. A second run started meanwhile must still wait for the first
     // and then find nothing to do; with the lock on the guest's connection it
     // went in and ran the revision a second time.
+    let db = second_run_waits("e00000000036", "/* releases_the_run_lock */");
+    assert_eq!(db.heads(), vec!["e00000000036".to_string()]);
+    let applied = db
+        .history()
+        .iter()
+        .filter(|(rev, dir)| rev == "e00000000036" && dir == "upgrade")
+        .count();
+    assert_eq!(applied, 1, "the revision ran once");
+}
+
+/// Runs guest `id` (on top of the TaskMan-v2 head) to head in the
+/// background and, once its statement with `marker` runs, a second run: the
+/// first must succeed and the second, having waited for the lock, find
+/// nothing to do. Returns the database.
+pub(crate) fn second_run_waits(id: &str, marker: &str) -> TestDb {
     let db = TestDb::new();
-    let project = project_with(&["e00000000036"]);
+    let project = project_with(&[id]);
     db.host(project.path(), &["upgrade", REV3]).ok();
     let first = spawn_run_head(&db, project.path());
-    wait_for_statement(&db, "/* releases_the_run_lock */");
+    wait_for_statement(&db, marker);
     let second = db.host(project.path(), &["run", "head"]);
     let first = first.wait_with_output().unwrap();
     assert!(
@@ -709,17 +724,11 @@ fn a_guest_cannot_release_the_run_lock() {
     let second_out = second.stdout();
     second.ok();
     assert!(second_out.contains("Nothing to do"), "{second_out}");
-    assert_eq!(db.heads(), vec!["e00000000036".to_string()]);
-    let applied = db
-        .history()
-        .iter()
-        .filter(|(rev, dir)| rev == "e00000000036" && dir == "upgrade")
-        .count();
-    assert_eq!(applied, 1, "the revision ran once");
+    db
 }
 
 /// Starts `host run head` on `project` against `db`, in the background.
-pub(crate) fn spawn_run_head(db: &TestDb, project: &Path) -> std::process::Child {
+fn spawn_run_head(db: &TestDb, project: &Path) -> std::process::Child {
     crate::common::host_command()
         .arg("--migrations")
         .arg(project)
@@ -735,7 +744,7 @@ pub(crate) fn spawn_run_head(db: &TestDb, project: &Path) -> std::process::Child
 
 /// Waits until a guest's statement with `marker` in its text runs (guest
 /// e00000000036 sleeps in one after releasing its session's locks).
-pub(crate) fn wait_for_statement(db: &TestDb, marker: &str) {
+fn wait_for_statement(db: &TestDb, marker: &str) {
     let mut client = db.client();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {

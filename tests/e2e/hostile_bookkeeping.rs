@@ -411,21 +411,7 @@ fn discard_all_outside_a_transaction_does_not_release_the_run_lock() {
     // A revision outside a transaction runs DISCARD ALL, which releases its
     // session's advisory locks, and sleeps. A second run started meanwhile
     // must wait for the first and then find nothing to do.
-    let db = TestDb::new();
-    let project = project_with(&["c00000000003"]);
-    db.host(project.path(), &["upgrade", REV3]).ok();
-    let first = crate::hostile::spawn_run_head(&db, project.path());
-    crate::hostile::wait_for_statement(&db, "/* discards_its_session */");
-    let second = db.host(project.path(), &["run", "head"]);
-    let first = first.wait_with_output().unwrap();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    let second_out = second.stdout();
-    second.ok();
-    assert!(second_out.contains("Nothing to do"), "{second_out}");
+    let db = crate::hostile::second_run_waits("c00000000003", "/* discards_its_session */");
     assert_eq!(heads_in(&db, "public"), vec!["c00000000003".to_string()]);
     assert!(table_exists(&db, "discarded_session"));
     assert_eq!(upgrades(&db), 4, "the revision ran once");

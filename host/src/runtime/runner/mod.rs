@@ -317,7 +317,7 @@ pub async fn migrate(
                 heads,
             });
         }
-        execute(project, client, Some(lock), sandbox, &plan, opts).await
+        step::execute_in(project, client, Some(lock), sandbox, &plan, opts, &tables).await
     })
     .await
 }

@@ -57,10 +57,23 @@ pub async fn execute(
     plan: &Plan,
     opts: &RunOptions,
 ) -> Result<RunReport, RunError> {
+    let tables = opts.tables.locate(client).await?;
+    execute_in(project, client, lock, sandbox, plan, opts, &tables).await
+}
+
+/// [`execute`] with the bookkeeping tables already located by the caller.
+pub(super) async fn execute_in(
+    project: &Project,
+    client: &Arc<Client>,
+    lock: Option<&Client>,
+    sandbox: &Sandbox,
+    plan: &Plan,
+    opts: &RunOptions,
+    tables: &Bookkeeping,
+) -> Result<RunReport, RunError> {
     let mut heads = plan.heads_before.clone();
     let mut pipeline = Pipeline::start(project, sandbox, &plan.revisions())?;
     pipeline.first_ready().await?;
-    let tables = opts.tables.locate(client).await?;
     tables.ensure(client).await?;
     // The watchdog needs the backend to watch; read only when it may run.
     let watched = lock.is_some()
@@ -93,7 +106,7 @@ pub async fn execute(
             lock,
             sandbox,
             opts,
-            tables: &tables,
+            tables,
             pid,
             cancelled: AtomicBool::new(false),
             step,
